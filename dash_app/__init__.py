@@ -1,0 +1,1 @@
+"""Kafka live metrics dashboard: Dash page + WebSocket relay fed by a Kafka consumer."""

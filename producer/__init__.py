@@ -1,0 +1,1 @@
+"""Host agent: samples system metrics with psutil and publishes them to Kafka."""
