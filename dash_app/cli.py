@@ -1,0 +1,36 @@
+"""``python -m dash_app``: resolve the config, then serve the ASGI app with uvicorn."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+import uvicorn
+
+from . import config as config_mod
+from .errors import ConfigError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        cfg, args = config_mod.load(argv)
+    except ConfigError as exc:
+        print(f"dash_app: {exc}", file=sys.stderr)
+        return 2
+    if args.print_config:
+        print(json.dumps(cfg.masked(), indent=2, sort_keys=True))
+        return 0
+    logging.basicConfig(
+        level=cfg.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    from .app import create_app  # imported late: --help and config errors stay fast
+
+    app = create_app(cfg)
+    url = f"http://{cfg.host}:{cfg.port}{cfg.url_prefix}"
+    logging.getLogger("dash_app").info(
+        "serving %s (Kafka %s, topic %s)", url, cfg.bootstrap_servers, cfg.topic
+    )
+    uvicorn.run(app, host=cfg.host, port=cfg.port, log_level=cfg.log_level, ws="websockets-sansio")
+    return 0

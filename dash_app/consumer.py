@@ -1,0 +1,204 @@
+"""Kafka side of the relay: a thin confluent-kafka consumer running in its own thread.
+
+It reads every partition with ``assign()`` (no consumer group, no commits), so any number of
+dashboard instances can read the same topic independently. On start it seeks each partition to
+``now - history window`` with ``offsets_for_times`` so the store is filled from Kafka itself.
+No network I/O happens before :meth:`MetricsConsumer.start`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from typing import Any, Literal
+
+from confluent_kafka import OFFSET_END, Consumer, KafkaError, KafkaException, TopicPartition
+
+from .errors import BadMessage
+from .messages import Sample, decode
+from .ratelimit import RateLimitedLog
+
+log = logging.getLogger(__name__)
+
+State = Literal["connecting", "connected", "disconnected"]
+
+# librdkafka errors that mean "cannot reach the cluster right now": shown as state, retried forever.
+_CONNECTIVITY_ERRORS = {
+    KafkaError._ALL_BROKERS_DOWN,
+    KafkaError._TRANSPORT,
+    KafkaError._RESOLVE,
+    KafkaError._TIMED_OUT,
+}
+# Errors that carry no news for a consumer (partition EOF is only reported when asked for).
+_IGNORED_ERRORS = {KafkaError._PARTITION_EOF}
+
+BATCH_SIZE = 1000
+POLL_TIMEOUT_S = 0.1
+PROBE_INTERVAL_S = 2.0
+
+
+class MetricsConsumer:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topic: str,
+        history_ms: int,
+        on_samples: Callable[[list[Sample]], None],
+        kafka_overrides: dict[str, str] | None = None,
+        clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+    ) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.topic = topic
+        self.history_ms = history_ms
+        self._on_samples = on_samples
+        self._overrides = dict(kafka_overrides or {})
+        self._clock_ms = clock_ms
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.state: State = "connecting"
+        self.detail = "starting"
+        self.consumed = 0
+        self.bad = 0
+        self.bad_by_reason: Counter[str] = Counter()
+        self.skipped_metrics = 0
+        self.assigned_partitions = 0
+        self._bad_log = RateLimitedLog(log)
+        self._err_log = RateLimitedLog(log)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="kafka-consumer", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def config(self) -> dict[str, Any]:
+        conf: dict[str, Any] = {
+            "bootstrap.servers": self.bootstrap_servers,
+            # Required by librdkafka even though we never join the group or commit.
+            "group.id": f"dash-app-{uuid.uuid4().hex[:12]}",
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            # Bounds latency when little data flows (default 500 ms would dominate end-to-end lag).
+            "fetch.wait.max.ms": 20,
+            "reconnect.backoff.ms": 100,
+            "reconnect.backoff.max.ms": 2000,
+            "error_cb": self.on_error,
+        }
+        conf.update(self._overrides)
+        return conf
+
+    # -- callbacks (also fed directly by unit tests) -----------------------------------------
+    def on_error(self, err: KafkaError) -> None:
+        code = err.code()
+        if code in _IGNORED_ERRORS:
+            return
+        if code in _CONNECTIVITY_ERRORS:
+            if code == KafkaError._ALL_BROKERS_DOWN or self.state != "connected":
+                self._set_state("disconnected", err.str())
+            self._err_log.warning("Kafka unreachable (%s); retrying", err.str())
+            return
+        if err.fatal():
+            self._set_state("disconnected", f"fatal: {err.str()}")
+            log.error("fatal Kafka error: %s", err.str())
+            return
+        self._err_log.warning("Kafka error: %s", err.str())
+
+    def handle_values(self, values: list[bytes | None]) -> list[Sample]:
+        """Decode message values; bad ones are counted, logged (rate-limited) and skipped."""
+        samples = []
+        for value in values:
+            try:
+                sample = decode(value)
+            except BadMessage as exc:
+                self.bad += 1
+                self.bad_by_reason[exc.reason] += 1
+                self._bad_log.warning("skipping bad message on %s: %s", self.topic, exc)
+                continue
+            self.skipped_metrics += sample.skipped_metrics
+            samples.append(sample)
+        self.consumed += len(values)
+        return samples
+
+    # -- thread ------------------------------------------------------------------------------
+    def _set_state(self, state: State, detail: str) -> None:
+        if state != self.state:
+            log.info("Kafka %s -> %s (%s)", self.state, state, detail)
+        self.state = state
+        self.detail = detail
+
+    def _run(self) -> None:
+        consumer = Consumer(self.config())
+        try:
+            self._loop(consumer)
+        except Exception:  # the thread must never die silently: the page would freeze as "live"
+            log.exception("consumer thread crashed")
+            self._set_state("disconnected", "consumer thread crashed")
+            raise
+        finally:
+            consumer.close()
+
+    def _loop(self, consumer: Consumer) -> None:
+        backoff = 0.5
+        while not self._stop.is_set():
+            try:
+                self._assign(consumer)
+                break
+            except (KafkaException, _TopicMissing) as exc:
+                self._set_state("disconnected", str(exc))
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+        next_probe = time.monotonic() + PROBE_INTERVAL_S
+        while not self._stop.is_set():
+            messages = consumer.consume(num_messages=BATCH_SIZE, timeout=POLL_TIMEOUT_S)
+            values = []
+            for m in messages:
+                err = m.error()
+                if err is not None:
+                    self.on_error(err)
+                    continue
+                values.append(m.value())
+            if values:
+                self._set_state("connected", "receiving")
+                samples = self.handle_values(values)
+                if samples:
+                    self._on_samples(samples)
+            if self.state != "connected" and time.monotonic() >= next_probe:
+                next_probe = time.monotonic() + PROBE_INTERVAL_S
+                self._probe(consumer)
+
+    def _probe(self, consumer: Consumer) -> None:
+        """A quiet topic gives no message to prove the broker is back: ask for metadata instead."""
+        try:
+            consumer.list_topics(self.topic, timeout=1.0)
+        except KafkaException as exc:
+            self._set_state("disconnected", str(exc))
+        else:
+            self._set_state("connected", "metadata ok")
+
+    def _assign(self, consumer: Consumer) -> None:
+        md = consumer.list_topics(self.topic, timeout=5.0)
+        topic_md = md.topics.get(self.topic)
+        if topic_md is None or topic_md.error is not None or not topic_md.partitions:
+            reason = topic_md.error.str() if topic_md is not None and topic_md.error else "no partitions"
+            raise _TopicMissing(f"topic {self.topic!r} not available: {reason}")
+        start_ms = self._clock_ms() - self.history_ms
+        wanted = [TopicPartition(self.topic, p, start_ms) for p in sorted(topic_md.partitions)]
+        offsets = consumer.offsets_for_times(wanted, timeout=10.0)
+        for tp in offsets:
+            if tp.offset < 0:  # no message at or after start_ms in this partition: follow live
+                tp.offset = OFFSET_END
+        consumer.assign(offsets)
+        self.assigned_partitions = len(offsets)
+        self._set_state("connected", f"assigned {len(offsets)} partitions")
+
+
+class _TopicMissing(Exception):
+    pass

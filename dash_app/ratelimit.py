@@ -1,0 +1,39 @@
+"""Rate-limited logging: a flood of bad messages must not become a flood of log lines."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+
+class RateLimitedLog:
+    """Logs at most one line per ``interval`` seconds and says how many were suppressed meanwhile."""
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        interval: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._logger = logger
+        self._interval = interval
+        self._clock = clock
+        self._next = float("-inf")
+        self._suppressed = 0
+        self._lock = threading.Lock()
+
+    def warning(self, msg: str, *args: object) -> bool:
+        """Log ``msg`` unless one was logged less than ``interval`` ago. Returns whether it was logged."""
+        with self._lock:
+            now = self._clock()
+            if now < self._next:
+                self._suppressed += 1
+                return False
+            suppressed, self._suppressed = self._suppressed, 0
+            self._next = now + self._interval
+        if suppressed:
+            msg += f" ({suppressed} similar suppressed)"
+        self._logger.warning(msg, *args)
+        return True
