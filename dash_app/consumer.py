@@ -20,7 +20,7 @@ from confluent_kafka import OFFSET_END, Consumer, KafkaError, KafkaException, To
 
 from .errors import BadMessage
 from .messages import Sample, decode
-from .ratelimit import RateLimitedLog
+from .ratelimit import RateLimitedLog, librdkafka_logger
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,7 @@ class MetricsConsumer:
             "reconnect.backoff.ms": 100,
             "reconnect.backoff.max.ms": 2000,
             "error_cb": self.on_error,
+            "logger": librdkafka_logger("dash_app.librdkafka"),
         }
         conf.update(self._overrides)
         return conf
@@ -184,7 +185,7 @@ class MetricsConsumer:
             self._set_state("connected", "metadata ok")
 
     def _assign(self, consumer: Consumer) -> None:
-        md = consumer.list_topics(self.topic, timeout=5.0)
+        md = consumer.list_topics(self.topic, timeout=3.0)
         topic_md = md.topics.get(self.topic)
         if topic_md is None or topic_md.error is not None or not topic_md.partitions:
             reason = topic_md.error.str() if topic_md is not None and topic_md.error else "no partitions"

@@ -1,0 +1,116 @@
+"""Helpers shared by tests: free ports, waiting on conditions, real servers and processes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import uvicorn
+
+ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(predicate: Callable[[], T], timeout: float, what: str, interval: float = 0.05) -> T:
+    """Poll ``predicate`` until it returns something truthy; fail naming ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last_exc: BaseException | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+        except Exception as exc:  # the condition may not be observable yet
+            last_exc = exc
+        else:
+            if value:
+                return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last error: {last_exc!r})")
+
+
+@contextlib.contextmanager
+def serve_asgi(app: Any) -> Iterator[str]:
+    """Run an ASGI app under a real uvicorn server in a thread; yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                          ws="websockets-sansio", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_for(lambda: server.started, 20, "uvicorn to start")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(20)
+
+
+class Process:
+    """A child process of ours (python -m ...), stopped by PID with SIGTERM then SIGKILL."""
+
+    def __init__(self, args: list[str], log_path: Path, env: dict[str, str] | None = None) -> None:
+        self.args = args
+        self.log_path = log_path
+        self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, *args], cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+        )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, timeout: float = 15) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._log.close()
+        return self.proc.returncode
+
+
+def start_dashboard(tmp: Path, bootstrap: str, topic: str, *extra: str, name: str = "dash") -> tuple[Process, str]:
+    import urllib.request
+
+    port = free_port()
+    proc = Process(["-m", "dash_app", "--port", str(port), "--bootstrap-servers", bootstrap,
+                    "--topic", topic, *extra], tmp / f"{name}.log")
+    base = f"http://127.0.0.1:{port}"
+    prefix = next((extra[i + 1] for i, a in enumerate(extra) if a == "--url-prefix"), "/")
+
+    def up() -> bool:
+        if proc.proc.poll() is not None:
+            raise AssertionError(f"dashboard exited early:\n{proc.log()}")
+        with urllib.request.urlopen(base + prefix + "healthz", timeout=2) as r:
+            return r.status == 200
+
+    try:
+        wait_for(up, 60, "the dashboard's /healthz")
+    except BaseException:
+        proc.stop()
+        raise
+    return proc, base + prefix
+
+
+def healthz(url: str) -> dict[str, Any]:
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(url + "healthz", timeout=5) as r:
+        return json.loads(r.read())  # type: ignore[no-any-return]

@@ -1,0 +1,63 @@
+"""Consumer callbacks fed with confluent-kafka's own error objects (no broker needed)."""
+
+import logging
+
+import orjson
+from confluent_kafka import KafkaError
+
+from dash_app.consumer import MetricsConsumer
+
+
+def make():
+    got = []
+    c = MetricsConsumer("127.0.0.1:1", "t", 60_000, on_samples=got.extend)
+    return c, got
+
+
+def test_no_io_in_constructor_and_config_is_low_latency():
+    c, _ = make()
+    assert c.state == "connecting"
+    conf = c.config()
+    assert conf["fetch.wait.max.ms"] <= 50
+    assert conf["enable.auto.commit"] is False
+    assert callable(conf["error_cb"])
+
+
+def test_overrides_pass_through():
+    c = MetricsConsumer("b:1", "t", 1, on_samples=lambda s: None, kafka_overrides={"security.protocol": "SSL"})
+    assert c.config()["security.protocol"] == "SSL"
+
+
+def test_all_brokers_down_is_a_visible_state_and_recovers():
+    c, _ = make()
+    c._set_state("connected", "ok")
+    c.on_error(KafkaError(KafkaError._TRANSPORT, "socket closed"))
+    assert c.state == "connected"  # one broken connection is not an outage
+    c.on_error(KafkaError(KafkaError._ALL_BROKERS_DOWN, "down"))
+    assert c.state == "disconnected"
+    c._set_state("connected", "metadata ok")
+    assert c.state == "connected"
+
+
+def test_fatal_error_marks_disconnected():
+    c, _ = make()
+    c.on_error(KafkaError(KafkaError._FATAL, "boom", fatal=True))
+    assert c.state == "disconnected" and "fatal" in c.detail
+
+
+def test_partition_eof_is_ignored():
+    c, _ = make()
+    c.on_error(KafkaError(KafkaError._PARTITION_EOF))
+    assert c.state == "connecting"
+
+
+def test_bad_messages_are_counted_by_reason_logged_rate_limited_and_skipped(caplog):
+    c, _ = make()
+    good = orjson.dumps({"v": 1, "host": "h", "ts": 5, "metrics": {"a": 1, "b": "x"}})
+    with caplog.at_level(logging.WARNING, logger="dash_app.consumer"):
+        samples = c.handle_values([b"junk", good, None, b"[]", b"junk2", good])
+    assert [s.host for s in samples] == ["h", "h"]
+    assert c.consumed == 6 and c.bad == 4
+    assert c.bad_by_reason == {"not_json": 2, "empty": 1, "not_object": 1}
+    assert c.skipped_metrics == 2
+    assert len([r for r in caplog.records if "bad message" in r.message]) == 1
