@@ -81,7 +81,7 @@
   }
 
   // ---------------------------------------------------------------- Chart.js -----------------
-  function chartFor(group) {
+  function chartFor(group, unit) {
     let entry = state.charts.get(group);
     if (entry) return entry;
     const root = document.getElementById('chartjs-root');
@@ -112,10 +112,20 @@
         elements: { point: { radius: 0 }, line: { borderWidth: 1.5 } },
         scales: {
           x: { type: 'time', time: { tooltipFormat: 'HH:mm:ss' }, ticks: { maxRotation: 0 } },
-          y: { beginAtZero: true },
+          y: {
+            beginAtZero: true,
+            ticks: { callback: function (v) { return core().formatValue(v, unit); } },
+          },
         },
         plugins: {
           legend: { position: 'bottom' },
+          tooltip: {
+            callbacks: {
+              label: function (ctx) {
+                return ctx.dataset.label + ': ' + core().formatValue(ctx.parsed.y, unit);
+              },
+            },
+          },
           decimation: { enabled: true, algorithm: 'lttb', samples: 600 },
         },
       },
@@ -127,7 +137,7 @@
 
   function drawChartjs(out) {
     for (const s of out.created) {
-      const entry = chartFor(s.group);
+      const entry = chartFor(s.group, s.unit);
       // The dataset shares the buffer's array: appends and trims show up at the next update().
       entry.chart.data.datasets.push({
         label: s.label,
@@ -140,7 +150,7 @@
     }
     for (const key of out.appended.keys()) {
       const s = model().series.get(key);
-      state.dirty.add(chartFor(s.group).chart);
+      state.dirty.add(chartFor(s.group, s.unit).chart);
     }
     if (state.dirty.size && !state.rafPending) {
       state.rafPending = true;

@@ -25,10 +25,45 @@
     return { host: key.slice(0, i), metric: key.slice(i + 1) };
   }
 
-  /** The chart a metric is drawn in: its family, the part before the first dot ("cpu.percent" → "cpu"). */
-  function groupOf(metric) {
+  /** The metric's family, the part before the first dot ("cpu.percent" → "cpu"). */
+  function familyOf(metric) {
     const i = metric.indexOf('.');
     return i > 0 ? metric.slice(0, i) : metric;
+  }
+
+  /** The unit, from the name's suffix (docs/metrics.md naming rules); '' when the name says none. */
+  function unitOf(metric) {
+    if (/(^|[._])percent$/.test(metric)) return '%';
+    if (/(^|[._])(bytes_per_s|bps)$/.test(metric)) return 'B/s';
+    if (/(^|[._])bytes$/.test(metric)) return 'B';
+    if (/(^|[._])per_s$/.test(metric)) return '/s';
+    if (/(^|[._])seconds$/.test(metric)) return 's';
+    return '';
+  }
+
+  /** The chart a metric is drawn in: one per family and unit, so % and bytes never share an axis. */
+  function groupOf(metric) {
+    const unit = unitOf(metric);
+    return unit ? familyOf(metric) + ' · ' + unit : familyOf(metric);
+  }
+
+  const BINARY = ['', 'Ki', 'Mi', 'Gi', 'Ti', 'Pi'];
+
+  /** Axis and tooltip text: 12.3 %, 1.5 GiB, 3.2 MiB/s (binary prefixes for bytes). */
+  function formatValue(value, unit) {
+    if (typeof value !== 'number' || !isFinite(value)) return '';
+    if (unit === 'B' || unit === 'B/s') {
+      let v = Math.abs(value);
+      let i = 0;
+      while (v >= 1024 && i < BINARY.length - 1) {
+        v /= 1024;
+        i += 1;
+      }
+      const shown = (value < 0 ? -v : v).toFixed(v >= 100 || i === 0 ? 0 : 1);
+      return shown + ' ' + BINARY[i] + unit;
+    }
+    const digits = Math.abs(value) >= 100 ? 0 : 1;
+    return value.toFixed(digits) + (unit ? (unit === '%' ? ' %' : ' ' + unit) : '');
   }
 
   /** FNV-1a, 32 bit: small, fast, and the same in every browser, so every viewer sees the same colour. */
@@ -169,6 +204,7 @@
           host: host,
           metric: metric,
           group: groupOf(metric),
+          unit: unitOf(metric),
           label: host + ' · ' + metric,
           colour: colourFor(key),
           buffer: new SeriesBuffer(this.maxPoints, this.maxAgeMs),
@@ -269,7 +305,10 @@
   return {
     seriesKey: seriesKey,
     splitKey: splitKey,
+    familyOf: familyOf,
+    unitOf: unitOf,
     groupOf: groupOf,
+    formatValue: formatValue,
     hash32: hash32,
     colourFor: colourFor,
     Sequencer: Sequencer,

@@ -112,6 +112,8 @@ class Hub:
         return {**self._status(), "clients": len(self._clients)}
 
     def snapshot(self) -> str:
+        # Late arrivals older than the window (replayed history, a producer's backlog) are not news.
+        self.store.prune(self._clock_ms())
         return protocol.snapshot_frame(self.seq, self.store.snapshot(), self.status()).decode()
 
     @property

@@ -24,8 +24,27 @@ test('hash32 is FNV-1a', () => {
 test('series keys round-trip even with separators in names', () => {
   const k = core.seriesKey('h|1:x', 'cpu.percent');
   assert.deepEqual(core.splitKey(k), { host: 'h|1:x', metric: 'cpu.percent' });
-  assert.equal(core.groupOf('cpu.percent'), 'cpu');
+  assert.equal(core.familyOf('cpu.percent'), 'cpu');
   assert.equal(core.groupOf('uptime'), 'uptime');
+});
+
+test('charts group by family and unit, so percent and bytes never share an axis', () => {
+  assert.equal(core.groupOf('cpu.percent'), 'cpu · %');
+  assert.equal(core.groupOf('mem.used_percent'), 'mem · %');
+  assert.equal(core.groupOf('mem.used_bytes'), 'mem · B');
+  assert.equal(core.groupOf('net.eth0.rx_bytes_per_s'), 'net · B/s');
+  assert.equal(core.unitOf('mem.total_bytes'), 'B');
+  assert.equal(core.unitOf('load.1m'), '');
+});
+
+test('values are formatted with their unit, bytes with binary prefixes', () => {
+  assert.equal(core.formatValue(12.345, '%'), '12.3 %');
+  assert.equal(core.formatValue(512, 'B'), '512 B');
+  assert.equal(core.formatValue(1536, 'B'), '1.5 KiB');
+  assert.equal(core.formatValue(3 * 1024 ** 3, 'B'), '3.0 GiB');
+  assert.equal(core.formatValue(200 * 1024 ** 2, 'B/s'), '200 MiB/s');
+  assert.equal(core.formatValue(0.5, ''), '0.5');
+  assert.equal(core.formatValue(NaN, '%'), '');
 });
 
 test('sequencer: data before the snapshot is ignored, then only the next seq applies', () => {

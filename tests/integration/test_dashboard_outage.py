@@ -1,0 +1,55 @@
+"""Broker gone: the dashboard shows it, keeps its page connected, and recovers without a restart."""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+import pytest
+from websockets.sync.client import connect
+
+from broker.launcher import KafkaBroker, fetch_libs
+from tests.support import Process, free_port, healthz, start_dashboard
+
+pytestmark = pytest.mark.integration
+
+
+def test_broker_outage_is_visible_and_recovers_without_restart(tmp_path):
+    fetch_libs()
+    broker = KafkaBroker(port=free_port(), controller_port=free_port(), data_dir=tmp_path / "kafka")
+    broker.start()
+    broker.create_topic("outage", partitions=1)
+    dash, url = start_dashboard(tmp_path, broker.bootstrap_servers, "outage")
+    producer = Process(["-m", "producer", "--bootstrap-servers", broker.bootstrap_servers, "--topic", "outage",
+                        "--host-id", "outage-host", "--interval", "0.2"], tmp_path / "producer.log")
+    try:
+        with connect(url.replace("http", "ws") + "ws") as ws:
+            ws.send('{"type":"ready"}')
+            statuses: list[str] = []
+            newest = {"ts": 0}
+
+            def pump(until) -> None:
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline:
+                    frame = orjson.loads(ws.recv(timeout=5))
+                    if "status" in frame:
+                        statuses.append(frame["status"]["kafka"])
+                    for s in frame.get("series", []):
+                        newest["ts"] = max(newest["ts"], *s["ts"])
+                    if until():
+                        return
+                raise AssertionError(f"condition not met; statuses seen: {statuses[-10:]}")
+
+            pump(lambda: newest["ts"] > 0)
+            broker.stop()
+            pump(lambda: statuses and statuses[-1] == "disconnected")
+            assert healthz(url)["kafka"]["state"] == "disconnected"
+            down_at = int(time.time() * 1000)
+
+            broker.start()
+            pump(lambda: statuses[-1] == "connected" and newest["ts"] > down_at)
+            assert healthz(url)["kafka"]["state"] == "connected"
+    finally:
+        producer.stop()
+        dash.stop()
+        broker.stop()
