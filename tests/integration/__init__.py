@@ -1,0 +1,1 @@
+"""Tests against a real Kafka broker (the session fixture in tests/conftest.py)."""
