@@ -70,6 +70,7 @@ def create_app(config: DashboardConfig, *, start_consumer: bool = True) -> Starl
     def kafka_status() -> dict[str, Any]:
         return {
             "kafka": consumer.state,
+            "backfill": round(consumer.backfill_progress, 3),
             "consumed": consumer.consumed,
             "bad": consumer.bad,
             "topic": config.topic,
@@ -87,7 +88,9 @@ def create_app(config: DashboardConfig, *, start_consumer: bool = True) -> Starl
                 "bootstrap_servers": config.bootstrap_servers,
                 "topic": config.topic,
                 "partitions": consumer.assigned_partitions,
+                "lag": sum(consumer.lag.values()),
             },
+            "backfill_progress": round(consumer.backfill_progress, 3),
             "messages_consumed": consumer.consumed,
             "bad_messages": consumer.bad,
             "bad_messages_by_reason": dict(consumer.bad_by_reason),

@@ -39,6 +39,7 @@ _IGNORED_ERRORS = {KafkaError._PARTITION_EOF}
 BATCH_SIZE = 1000
 POLL_TIMEOUT_S = 0.1
 PROBE_INTERVAL_S = 2.0
+POSITIONS_INTERVAL_S = 0.5
 
 
 class MetricsConsumer:
@@ -66,6 +67,11 @@ class MetricsConsumer:
         self.bad_by_reason: Counter[str] = Counter()
         self.skipped_metrics = 0
         self.assigned_partitions = 0
+        # Backfill: per partition, where the replay started and the high watermark at assignment.
+        self._backfill_start: dict[int, int] = {}
+        self._backfill_target: dict[int, int] = {}
+        self.backfill_progress = 0.0  # 0..1; 1.0 once every partition reached its target
+        self.lag: dict[int, int] = {}  # partition -> messages behind the high watermark
         self._bad_log = RateLimitedLog(log)
         self._err_log = RateLimitedLog(log)
 
@@ -157,6 +163,7 @@ class MetricsConsumer:
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
         next_probe = time.monotonic() + PROBE_INTERVAL_S
+        next_positions = 0.0
         while not self._stop.is_set():
             messages = consumer.consume(num_messages=BATCH_SIZE, timeout=POLL_TIMEOUT_S)
             values = []
@@ -171,6 +178,9 @@ class MetricsConsumer:
                 samples = self.handle_values(values)
                 if samples:
                     self._on_samples(samples)
+            if time.monotonic() >= next_positions:
+                next_positions = time.monotonic() + POSITIONS_INTERVAL_S
+                self._track_positions(consumer)
             if self.state != "connected" and time.monotonic() >= next_probe:
                 next_probe = time.monotonic() + PROBE_INTERVAL_S
                 self._probe(consumer)
@@ -194,11 +204,47 @@ class MetricsConsumer:
         wanted = [TopicPartition(self.topic, p, start_ms) for p in sorted(topic_md.partitions)]
         offsets = consumer.offsets_for_times(wanted, timeout=10.0)
         for tp in offsets:
+            _low, high = consumer.get_watermark_offsets(TopicPartition(self.topic, tp.partition), timeout=5.0)
             if tp.offset < 0:  # no message at or after start_ms in this partition: follow live
                 tp.offset = OFFSET_END
+                self._backfill_start[tp.partition] = high
+            else:
+                self._backfill_start[tp.partition] = tp.offset
+            self._backfill_target[tp.partition] = high
         consumer.assign(offsets)
         self.assigned_partitions = len(offsets)
+        self.backfill_progress = self.compute_progress({})
         self._set_state("connected", f"assigned {len(offsets)} partitions")
+
+
+    def compute_progress(self, positions: dict[int, int]) -> float:
+        """Share of the replay (start → high watermark at assignment) already read, over all partitions."""
+        total = done = 0
+        for p, target in self._backfill_target.items():
+            start = self._backfill_start[p]
+            span = max(0, target - start)
+            total += span
+            done += min(span, max(0, positions.get(p, start) - start))
+        return 1.0 if total == 0 else done / total
+
+    def _track_positions(self, consumer: Consumer) -> None:
+        assigned = consumer.assignment()
+        if not assigned:
+            return
+        try:
+            positions = consumer.position(assigned)
+        except KafkaException:
+            return
+        pos = {tp.partition: tp.offset for tp in positions if tp.offset >= 0}
+        if self.backfill_progress < 1.0:
+            self.backfill_progress = self.compute_progress(pos)
+        for tp in positions:
+            try:
+                _low, high = consumer.get_watermark_offsets(tp, cached=True)
+            except KafkaException:
+                continue
+            if high >= 0 and tp.partition in pos:
+                self.lag[tp.partition] = max(0, high - pos[tp.partition])
 
 
 class _TopicMissing(Exception):

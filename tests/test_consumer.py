@@ -61,3 +61,13 @@ def test_bad_messages_are_counted_by_reason_logged_rate_limited_and_skipped(capl
     assert c.bad_by_reason == {"not_json": 2, "empty": 1, "not_object": 1}
     assert c.skipped_metrics == 2
     assert len([r for r in caplog.records if "bad message" in r.message]) == 1
+
+
+def test_backfill_progress_over_partitions():
+    c, _ = make()
+    assert c.compute_progress({}) == 1.0  # nothing to replay
+    c._backfill_start = {0: 100, 1: 0, 2: 50}
+    c._backfill_target = {0: 200, 1: 100, 2: 50}  # partition 2 has nothing to replay
+    assert c.compute_progress({}) == 0.0
+    assert c.compute_progress({0: 150, 1: 50}) == 0.5
+    assert c.compute_progress({0: 500, 1: 100}) == 1.0  # live data beyond the target counts once
