@@ -1,8 +1,14 @@
-"""`python -m broker fetch | run`: get the Kafka jars, or run a local broker until Ctrl-C / SIGTERM."""
+"""`python -m broker fetch | run`: get the Kafka jars, or run a local broker until Ctrl-C / SIGTERM.
+
+`run --sasl-ssl` adds SASL_SSL (PLAIN, SCRAM-SHA-256/512) and SSL listeners with a generated CA; the
+client settings (KAFKA_* lines, password included) go to a 0600 file in the data dir, never to the
+terminal.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -10,10 +16,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from broker.launcher import RUN_DIR, BrokerError, KafkaBroker, fetch_libs
+from broker.launcher import RUN_DIR, BrokerError, KafkaBroker, SecurityConfig, fetch_libs
 
 PROG = "python -m broker"
 DEFAULT_TOPIC = "system-metrics"
+SASL_USER = "metrics"
+CLIENT_ENV_FILE = "client-sasl-ssl.env"
 
 
 class UsageError(ValueError):
@@ -66,6 +74,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--partitions", default="3", help="partitions of that topic")
     run.add_argument("--retention-hours", default="24", help="how long the broker keeps messages")
     run.add_argument("--timeout", default="90", help="seconds to wait for the broker to be ready")
+    run.add_argument("--sasl-ssl", action="store_true",
+                     help=f"also listen with SASL_SSL and SSL (user {SASL_USER!r}, fresh random password; "
+                     f"client settings in <data dir>/{CLIENT_ENV_FILE})")
+    run.add_argument("--sasl-ssl-port", default="9094", help="SASL_SSL port with --sasl-ssl (0 = any free)")
+    run.add_argument("--ssl-port", default="9095", help="SSL (TLS only) port with --sasl-ssl (0 = any free)")
     return parser
 
 
@@ -86,9 +99,21 @@ def _run(args: argparse.Namespace) -> int:
     topic = parse_topic("--topic", args.topic) if args.topic else ""
     if port and port == controller_port:
         raise UsageError(f"--controller-port={args.controller_port!r}: same as --port")
+    security = None
+    if args.sasl_ssl:
+        sasl_ssl_port = parse_port("--sasl-ssl-port", args.sasl_ssl_port)
+        ssl_port = parse_port("--ssl-port", args.ssl_port)
+        taken = {port, controller_port} - {0}
+        for key, raw, value in (("--sasl-ssl-port", args.sasl_ssl_port, sasl_ssl_port),
+                                ("--ssl-port", args.ssl_port, ssl_port)):
+            if value and value in taken:
+                raise UsageError(f"{key}={raw!r}: same as another port")
+            taken.add(value)
+        security = SecurityConfig(sasl_ssl_port=sasl_ssl_port, ssl_port=ssl_port)  # random password
     fetch_libs()
     broker = KafkaBroker(
-        port, controller_port, Path(args.data_dir), partitions=partitions, retention_hours=retention_hours
+        port, controller_port, Path(args.data_dir), partitions=partitions, retention_hours=retention_hours,
+        security=security,
     )
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     signal.signal(signal.SIGTERM, _raise_stop)
@@ -98,6 +123,10 @@ def _run(args: argparse.Namespace) -> int:
         if topic:
             broker.create_topic(topic, partitions)
         print(f"KAFKA_BOOTSTRAP_SERVERS={broker.bootstrap_servers}", flush=True)
+        if security is not None:
+            env_file = write_client_env(broker)
+            print(f"SASL_SSL on {broker.sasl_ssl_bootstrap_servers}, SSL on {broker.ssl_bootstrap_servers}; "
+                  f"client settings (secret): {env_file}", file=sys.stderr, flush=True)
         print(
             f"Kafka ready in {broker.startup_seconds:.1f}s (topic {topic or '-'}, data {broker.data_dir}); "
             "Ctrl-C to stop",
@@ -119,6 +148,18 @@ def _run(args: argparse.Namespace) -> int:
             print(f"Kafka stopped (status {status})", file=sys.stderr)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def write_client_env(broker: KafkaBroker) -> Path:
+    """KAFKA_* lines for SCRAM-SHA-512 over SASL_SSL, in a file only the owner can read."""
+    path = Path(broker.data_dir or ".") / CLIENT_ENV_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        env = broker.client_env("SCRAM-SHA-512")
+        env["KAFKA_BOOTSTRAP_SERVERS"] = env.pop("KAFKA_BOOTSTRAP_SERVERS")
+        out.writelines(f"{key}={value}\n" for key, value in env.items())
+    path.chmod(0o600)
+    return path
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,6 +6,12 @@
         print(broker.bootstrap_servers)   # "127.0.0.1:<port>"
 
 Set KAFKA_BOOTSTRAP_SERVERS to use an existing cluster instead (see `external_bootstrap`).
+
+With `security=SecurityConfig()` the broker also listens with SASL_SSL (PLAIN, SCRAM-SHA-256/512) and
+SSL (TLS only), with certificates from a CA generated into `<data dir>/tls` by the `openssl` CLI:
+
+    with KafkaBroker(security=SecurityConfig(users={"alice": "s3cret-pw"})) as broker:
+        conf = broker.client_config("SCRAM-SHA-512", "alice")  # librdkafka settings for SASL_SSL
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import re
+import secrets
 import shutil
 import signal
 import socket
@@ -24,12 +32,20 @@ import tempfile
 import time
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import (
+    AdminClient,
+    NewTopic,
+    ScramCredentialInfo,
+    ScramMechanism,
+    UserScramCredentialAlteration,
+    UserScramCredentialUpsertion,
+)
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = PACKAGE_DIR.parent
@@ -175,6 +191,136 @@ def render_properties(
     return text
 
 
+# --- TLS and SASL listeners ----------------------------------------------------------------------
+
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+SCRAM_ITERATIONS = 4096
+# Names and passwords go into server.properties (JAAS) and StorageTool's --add-scram syntax, where
+# quotes, commas, brackets, '=' and backslashes would need escaping: allow only characters that don't.
+_CREDENTIAL_RE = re.compile(r"[A-Za-z0-9._~+-]{1,128}")
+
+
+@dataclass(frozen=True)
+class SecurityConfig:
+    """Extra listeners for a local broker: SASL_SSL (SASL over TLS) and SSL (TLS, no SASL).
+
+    `users` maps user name -> password; each user can log in with every mechanism in `mechanisms`
+    (PLAIN users live in the broker's JAAS config, SCRAM users in the metadata log, added when the
+    data dir is formatted, or upserted at start when it was formatted before). Ports 0 = pick free.
+    The listener certificate is valid for 127.0.0.1 and localhost, signed by a CA generated into
+    `<data dir>/tls` on first start (kept, so clients' CA file stays valid across restarts).
+    """
+
+    users: Mapping[str, str] = field(default_factory=lambda: {"metrics": secrets.token_urlsafe(18)})
+    mechanisms: tuple[str, ...] = SASL_MECHANISMS
+    sasl_ssl_port: int = 0
+    ssl_port: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.users:
+            raise BrokerError("SecurityConfig.users: at least one SASL user is needed")
+        for name, password in self.users.items():
+            for what, value in (("user name", name), ("password", password)):
+                if not _CREDENTIAL_RE.fullmatch(value):
+                    shown = value if what == "user name" else "****"
+                    raise BrokerError(
+                        f"SecurityConfig.users: {what} {shown!r} must be 1-128 of [A-Za-z0-9._~+-]"
+                    )
+        unknown = [m for m in self.mechanisms if m not in SASL_MECHANISMS]
+        if unknown or not self.mechanisms:
+            raise BrokerError(f"SecurityConfig.mechanisms={self.mechanisms!r}: choose from {SASL_MECHANISMS}")
+
+    @property
+    def scram_mechanisms(self) -> tuple[str, ...]:
+        return tuple(m for m in self.mechanisms if m.startswith("SCRAM-"))
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    done = subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False)
+    if done.returncode != 0:
+        raise BrokerError(f"openssl {args[0]} failed (exit {done.returncode}): {done.stderr.strip()}")
+
+
+def generate_tls_files(tls_dir: Path, host: str = HOST) -> dict[str, Path]:
+    """A self-signed CA and a broker certificate for `host` and localhost, made once in `tls_dir`.
+
+    Returns the paths: `ca` (CA certificate: what clients trust, `ssl.ca.location`) and `keystore`
+    (broker key + certificate chain, PEM: Kafka's `ssl.keystore.type=PEM`). Keys never leave `tls_dir`
+    (mode 0700); the CA key is kept so the broker certificate can be re-issued for a new host.
+    """
+    if shutil.which("openssl") is None:
+        raise BrokerError("'openssl' not found on PATH: TLS listeners need it (apt-get install -y openssl)")
+    files = {"ca": tls_dir / "ca.pem", "keystore": tls_dir / "broker-keystore.pem"}
+    if all(path.exists() for path in files.values()):
+        return files
+    tls_dir.mkdir(parents=True, exist_ok=True)
+    tls_dir.chmod(0o700)
+    days = "3650"
+    _openssl(
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", days,
+        "-subj", "/CN=kafka-live-metrics local CA",
+        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+        cwd=tls_dir,
+    )  # fmt: skip
+    _openssl(
+        "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "broker.key", "-out", "broker.csr",
+        "-subj", f"/CN={host}", cwd=tls_dir,
+    )  # fmt: skip
+    (tls_dir / "broker.ext").write_text(
+        f"subjectAltName=IP:{host},DNS:localhost\n"
+        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"
+    )
+    _openssl(
+        "x509", "-req", "-in", "broker.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+        "-out", "broker.pem", "-days", days, "-sha256", "-extfile", "broker.ext", cwd=tls_dir,
+    )  # fmt: skip
+    # Kafka's PEM keystore: the (unencrypted PKCS#8) private key, then the certificate chain.
+    keystore = "".join((tls_dir / name).read_text() for name in ("broker.key", "broker.pem", "ca.pem"))
+    files["keystore"].write_text(keystore)
+    for path in tls_dir.iterdir():
+        path.chmod(0o600)
+    files["ca"].chmod(0o644)
+    return files
+
+
+def security_properties(
+    security: SecurityConfig,
+    *,
+    host: str,
+    port: int,
+    controller_port: int,
+    sasl_ssl_port: int,
+    ssl_port: int,
+    keystore: Path,
+) -> dict[str, str]:
+    """server.properties lines that add the SASL_SSL and SSL listeners (appended as overrides).
+
+    PLAINTEXT stays, on loopback, as the inter-broker listener and the launcher's own admin
+    connection (readiness, topics, SCRAM upserts).
+    """
+    plain_jaas = "org.apache.kafka.common.security.plain.PlainLoginModule required " + " ".join(
+        f'user_{name}="{password}"' for name, password in security.users.items()
+    ) + ";"
+    props = {
+        "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port},"
+        f"SASL_SSL://{host}:{sasl_ssl_port},SSL://{host}:{ssl_port}",
+        "advertised.listeners": f"PLAINTEXT://{host}:{port},SASL_SSL://{host}:{sasl_ssl_port},SSL://{host}:{ssl_port}",
+        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL",
+        "ssl.keystore.type": "PEM",
+        "ssl.keystore.location": str(keystore),
+        "ssl.client.auth": "none",
+        "sasl.enabled.mechanisms": ",".join(security.mechanisms),
+        "listener.name.sasl_ssl.sasl.enabled.mechanisms": ",".join(security.mechanisms),
+    }
+    if "PLAIN" in security.mechanisms:
+        props["listener.name.sasl_ssl.plain.sasl.jaas.config"] = plain_jaas
+    for mechanism in security.scram_mechanisms:
+        props[f"listener.name.sasl_ssl.{mechanism.lower()}.sasl.jaas.config"] = (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        )
+    return props
+
+
 def spawn(cmd: list[str], **popen_kwargs: Any) -> subprocess.Popen[bytes]:
     """Start `cmd` in its own process group, dying with its parent (SIGTERM) where setpriv exists.
 
@@ -278,6 +424,7 @@ class KafkaBroker:
     `port`/`controller_port` 0 pick free ports at start. Without `data_dir` a fresh dir under .run/ is
     made at start and deleted at stop; with it the dir (formatted once) keeps topics across restarts:
     `<data_dir>/data` holds the log dirs, `<data_dir>/logs` server.log and the JVM's stdout.log.
+    With `security` it also serves SASL_SSL and SSL listeners (see SecurityConfig, `client_config`).
     """
 
     def __init__(
@@ -292,10 +439,16 @@ class KafkaBroker:
         auto_create_topics: bool = False,
         overrides: Mapping[str, object] | None = None,
         libs_dir: Path = LIBS_DIR,
+        security: SecurityConfig | None = None,
     ) -> None:
         self.port = port
         self.controller_port = controller_port
-        self._requested_ports = (port, controller_port)
+        self.security = security
+        self.sasl_ssl_port = security.sasl_ssl_port if security else 0
+        self.ssl_port = security.ssl_port if security else 0
+        self._requested_ports: tuple[int, ...] = (port, controller_port)
+        if security is not None:
+            self._requested_ports += (self.sasl_ssl_port, self.ssl_port)
         self.data_dir = Path(data_dir) if data_dir is not None else None
         self.host = host
         self.partitions = partitions
@@ -308,6 +461,7 @@ class KafkaBroker:
         self._proc: subprocess.Popen[bytes] | None = None
         self._admin: AdminClient | None = None
         self._lock_fd: int | None = None
+        self._formatted_now = False
 
     # -- info
 
@@ -316,6 +470,52 @@ class KafkaBroker:
         if self.port == 0:
             raise BrokerError("the broker picks its port at start(): call start() first")
         return f"{self.host}:{self.port}"
+
+    @property
+    def sasl_ssl_bootstrap_servers(self) -> str:
+        """The SASL_SSL listener (needs `security` and start())."""
+        self._need_security()
+        if self.sasl_ssl_port == 0:
+            raise BrokerError("the broker picks its port at start(): call start() first")
+        return f"{self.host}:{self.sasl_ssl_port}"
+
+    @property
+    def ssl_bootstrap_servers(self) -> str:
+        """The SSL listener: TLS without SASL (needs `security` and start())."""
+        self._need_security()
+        if self.ssl_port == 0:
+            raise BrokerError("the broker picks its port at start(): call start() first")
+        return f"{self.host}:{self.ssl_port}"
+
+    @property
+    def ca_file(self) -> Path:
+        """The generated CA certificate clients must trust (`ssl.ca.location`)."""
+        self._need_security()
+        return self._dir / "tls" / "ca.pem"
+
+    def client_config(self, mechanism: str | None = "SCRAM-SHA-512", user: str | None = None) -> dict[str, str]:
+        """librdkafka settings for the SASL_SSL listener with `mechanism`, or for SSL when it is None."""
+        security = self._need_security()
+        conf = {"ssl.ca.location": str(self.ca_file)}
+        if mechanism is None:
+            return {"bootstrap.servers": self.ssl_bootstrap_servers, "security.protocol": "SSL", **conf}
+        if mechanism not in security.mechanisms:
+            raise BrokerError(f"mechanism {mechanism!r} is not enabled (enabled: {security.mechanisms})")
+        name = user if user is not None else next(iter(security.users))
+        return {
+            "bootstrap.servers": self.sasl_ssl_bootstrap_servers, "security.protocol": "SASL_SSL",
+            "sasl.mechanism": mechanism, "sasl.username": name, "sasl.password": security.users[name], **conf,
+        }  # fmt: skip
+
+    def client_env(self, mechanism: str | None = "SCRAM-SHA-512", user: str | None = None) -> dict[str, str]:
+        """`client_config` as the KAFKA_* variables the producer and the dashboard read."""
+        conf = self.client_config(mechanism, user)
+        return {"KAFKA_" + key.upper().replace(".", "_"): value for key, value in conf.items()}
+
+    def _need_security(self) -> SecurityConfig:
+        if self.security is None:
+            raise BrokerError("this broker has no TLS/SASL listeners: pass security=SecurityConfig(...)")
+        return self.security
 
     @property
     def pid(self) -> int | None:
@@ -371,14 +571,17 @@ class KafkaBroker:
         self._lock_data_dir()
         for attempt in range(3):
             if auto_ports:
-                free = iter(pick_free_ports(2, self.host))
-                self.port = fixed[0] or next(free)
-                self.controller_port = fixed[1] or next(free)
+                free = iter(pick_free_ports(fixed.count(0), self.host))
+                picked = [port or next(free) for port in fixed]
+                self.port, self.controller_port = picked[0], picked[1]
+                if self.security is not None:
+                    self.sasl_ssl_port, self.ssl_port = picked[2], picked[3]
             try:
                 self._write_properties()
                 self._format(java)
                 self._spawn(java)
                 self._wait_ready(begin + timeout)
+                self._ensure_scram_users()
                 break
             except BaseException as exc:  # incl. KeyboardInterrupt: never leave a half-started JVM
                 self._admin = None
@@ -441,6 +644,14 @@ class KafkaBroker:
     # -- steps of start()
 
     def _write_properties(self) -> None:
+        overrides: dict[str, object] = {}
+        if self.security is not None:
+            tls = generate_tls_files(self._dir / "tls", self.host)
+            overrides.update(security_properties(
+                self.security, host=self.host, port=self.port, controller_port=self.controller_port,
+                sasl_ssl_port=self.sasl_ssl_port, ssl_port=self.ssl_port, keystore=tls["keystore"],
+            ))  # fmt: skip
+        overrides.update(self.overrides)
         text = render_properties(
             port=self.port,
             controller_port=self.controller_port,
@@ -449,9 +660,12 @@ class KafkaBroker:
             partitions=self.partitions,
             retention_hours=self.retention_hours,
             auto_create_topics=self.auto_create_topics,
-            overrides=self.overrides,
+            overrides=overrides,
         )
-        (self._dir / "server.properties").write_text(text)
+        path = self._dir / "server.properties"
+        path.write_text(text)
+        if self.security is not None:
+            path.chmod(0o600)  # holds the PLAIN users' passwords
 
     def _java_cmd(self, java: str, main: str, *args: str) -> list[str]:
         return [
@@ -484,16 +698,42 @@ class KafkaBroker:
             self._lock_fd = None
 
     def _format(self, java: str) -> None:
+        self._formatted_now = False
         if (self._dir / "data" / "meta.properties").exists():
             return  # formatting twice fails, and would lose the cluster id
         cmd = self._java_cmd(
             java, "kafka.tools.StorageTool", "format", "-t", new_cluster_id(),
             "-c", str(self._dir / "server.properties"),
         )  # fmt: skip
+        if self.security is not None:
+            # SCRAM credentials live in the metadata log: in KRaft they are added at format time.
+            for mechanism in self.security.scram_mechanisms:
+                for name, password in self.security.users.items():
+                    cmd += ["--add-scram", f"{mechanism}=[name={name},password={password}]"]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
         if done.returncode != 0:
             output = (done.stdout + done.stderr).strip()
+            if self.security is not None:
+                for password in self.security.users.values():
+                    output = output.replace(password, "****")
             raise BrokerError(f"formatting {self._dir / 'data'} failed (exit {done.returncode}):\n{output}")
+        self._formatted_now = True
+
+    def _ensure_scram_users(self) -> None:
+        """A data dir formatted earlier (without these users) gets them through the admin API."""
+        if self.security is None or self._formatted_now or not self.security.scram_mechanisms:
+            return
+        admin = self._admin_client()
+        for mechanism in self.security.scram_mechanisms:  # one user may appear once per request
+            info = ScramCredentialInfo(getattr(ScramMechanism, mechanism.replace("-", "_")), SCRAM_ITERATIONS)
+            upserts: list[UserScramCredentialAlteration] = [
+                UserScramCredentialUpsertion(name, info, password.encode())
+                for name, password in self.security.users.items()
+            ]
+            for name, future in admin.alter_user_scram_credentials(upserts).items():
+                exc = future.exception(30)
+                if exc is not None:
+                    raise BrokerError(f"could not set the {mechanism} credentials of {name!r}: {exc}")
 
     def _spawn(self, java: str) -> None:
         cmd = self._java_cmd(java, "kafka.Kafka", str(self._dir / "server.properties"))
