@@ -54,9 +54,44 @@
     document.body.dataset.renderer = state.renderer;
   }
 
-  function send(type) {
+  function send(type, extra) {
     state.nonce += 1; // the component only sends a value that differs from the previous one
-    return JSON.stringify({ type: type, n: state.nonce });
+    return JSON.stringify(Object.assign({ type: type, n: state.nonce }, extra || {}));
+  }
+
+  /** On every (re)connect: resume from what we have, or start fresh; with the URL's subscription. */
+  function hello() {
+    const sub = core().subscriptionFromQuery(window.location.search);
+    const q = model().sequencer;
+    const message = q.canResume()
+      ? send('resume', Object.assign({ epoch: q.epoch, seq: q.last }, sub))
+      : send('ready', sub);
+    q.reset();
+    return message;
+  }
+
+  const STALE_COLOUR = 'rgba(120, 124, 130, 0.55)';
+
+  /** Grey the series of hosts the relay has not heard from for a while; restore them when back. */
+  function applyStale() {
+    const st = model().status;
+    for (const s of model().series.values()) {
+      const age = core().staleAge(st, s.host);
+      if ((age === null) === (s.staleAge === null || s.staleAge === undefined)) {
+        s.staleAge = age;
+        continue;
+      }
+      s.staleAge = age;
+      const entry = state.charts.get(s.group);
+      if (!entry) continue;
+      for (const ds of entry.chart.data.datasets) {
+        if (ds.seriesKey !== s.key) continue;
+        ds.borderColor = age === null ? s.colour : STALE_COLOUR;
+        ds.backgroundColor = ds.borderColor;
+        ds.borderDash = age === null ? [] : [4, 4];
+        state.dirty.add(entry.chart);
+      }
+    }
   }
 
   // ---------------------------------------------------------------- reconnect ----------------
@@ -122,7 +157,10 @@
           tooltip: {
             callbacks: {
               label: function (ctx) {
-                return ctx.dataset.label + ': ' + core().formatValue(ctx.parsed.y, unit);
+                const s = model().series.get(ctx.dataset.seriesKey);
+                const stale = s && s.staleAge !== null && s.staleAge !== undefined
+                  ? ' (stale: nothing for ' + Math.round(s.staleAge) + ' s)' : '';
+                return ctx.dataset.label + ': ' + core().formatValue(ctx.parsed.y, unit) + stale;
               },
             },
           },
@@ -152,6 +190,10 @@
       const s = model().series.get(key);
       state.dirty.add(chartFor(s.group, s.unit).chart);
     }
+    scheduleDraw();
+  }
+
+  function scheduleDraw() {
     if (state.dirty.size && !state.rafPending) {
       state.rafPending = true;
       // At most one redraw per animation frame, none in a hidden tab (no frames there).
@@ -268,8 +310,7 @@
       if (wsState.readyState === OPEN) {
         state.socketOpen = true;
         state.attempt = 0;
-        model().sequencer.reset();
-        out = send('ready'); // nothing is sent to us before this: frames during page load would be lost
+        out = hello(); // nothing is sent to us before this: frames during page load would be lost
       } else if (wsState.readyState === CLOSED && state.wsBase) {
         state.socketOpen = false;
         scheduleReconnect();
@@ -288,18 +329,22 @@
       if (frame) {
         const result = model().apply(frame);
         if (result.action === 'resync') out = send('resync');
-        if (result.action === 'apply') {
+        if (result.reset || result.created.length || result.appended.size) {
           if (model().series.size) document.getElementById('empty-state').style.display = 'none';
           if (state.renderer === 'plotly') extend = drawPlotly(result);
           else drawChartjs(result);
         } else if (state.renderer === 'plotly') {
-          extend = flushPlotly();
+          extend = flushPlotly(); // a payload held back while the previous one was in flight
+        }
+        if (frame.status && state.renderer === 'chartjs') {
+          applyStale();
+          scheduleDraw();
         }
       }
     }
 
     const st = model().status;
-    const label = core().connectionLabel(state.socketOpen, st && st.kafka, 0);
+    const label = core().connectionLabel(state.socketOpen, st, 0);
     if (!state.socketOpen && state.countdown) return [out, extend, noUpdate(), noUpdate()];
     return [out, extend, label.text, label.cls];
   };

@@ -85,42 +85,70 @@
   }
 
   /**
-   * Decides what to do with each frame. Snapshots always apply and set the sequence; a data frame
-   * applies only if it is the next one. A gap means the WebSocket component skipped a frame, so the
-   * client asks for a snapshot (resync) and ignores data until it comes.
+   * Decides what to do with each frame (docs/protocol.md). A snapshot always applies. A data frame
+   * applies when it follows what we have: its `prev` (the previous frame sent to our subscription)
+   * is not newer than our last seq. Otherwise a frame was skipped (the WebSocket component drops
+   * frames that come too fast), so we ask for a snapshot and ignore data until it comes. After a
+   * reconnect we ask to resume: a catchup frame from our last seq applies, anything else waits.
    */
   class Sequencer {
     constructor(retryAfter) {
       this.retryAfter = retryAfter || 20; // frames ignored while waiting before asking again
-      this.reset();
-    }
-
-    reset() {
       this.last = null;
+      this.epoch = null;
+      this.gaps = 0;
       this.awaiting = true;
       this.ignoredWhileAwaiting = 0;
-      this.gaps = 0;
     }
 
-    /** @returns {'apply'|'ignore'|'resync'} */
+    /** A new socket: wait for a snapshot or catchup, but keep last/epoch so we can resume. */
+    reset() {
+      this.awaiting = true;
+      this.ignoredWhileAwaiting = 0;
+    }
+
+    canResume() {
+      return this.epoch !== null && this.last !== null;
+    }
+
+    /** @returns {'apply'|'ignore'|'resync'|'gap'} */
     accept(frame) {
       if (frame.type === 'snapshot') {
         this.last = frame.seq;
+        this.epoch = frame.epoch === undefined ? null : frame.epoch;
         this.awaiting = false;
         this.ignoredWhileAwaiting = 0;
         return 'apply';
       }
+      if (frame.type === 'catchup') {
+        if (frame.epoch === this.epoch && frame.from === this.last) {
+          this.last = frame.seq;
+          this.awaiting = false;
+          this.ignoredWhileAwaiting = 0;
+          return 'apply';
+        }
+        this.awaiting = true;
+        return 'resync';
+      }
+      if (frame.type === 'gap') {
+        // The server dropped our backlog: it sent the latest points; a snapshot makes us whole.
+        this.gaps += 1;
+        this.awaiting = true;
+        this.ignoredWhileAwaiting = 0;
+        return 'gap';
+      }
       if (frame.type !== 'data') return 'ignore';
       if (this.awaiting) {
         this.ignoredWhileAwaiting += 1;
-        if (this.last !== null && this.ignoredWhileAwaiting >= this.retryAfter) {
+        if (this.ignoredWhileAwaiting >= this.retryAfter) {
           this.ignoredWhileAwaiting = 0;
           return 'resync'; // the snapshot itself was lost: ask again
         }
         return 'ignore';
       }
       if (frame.seq <= this.last) return 'ignore';
-      if (frame.seq === this.last + 1) {
+      const prev = frame.prev === undefined ? frame.seq - 1 : frame.prev;
+      if (prev <= this.last) {
         this.last = frame.seq;
         return 'apply';
       }
@@ -220,10 +248,11 @@
      *            appended: Map<string, object[]>}}
      */
     apply(frame) {
-      const action = this.sequencer.accept(frame);
+      let action = this.sequencer.accept(frame);
       const out = { action: action, reset: false, created: [], appended: new Map() };
       if (frame.status) this.status = frame.status;
-      if (action !== 'apply') return out;
+      if (action === 'gap') out.action = 'resync'; // draw the latest points now, then resync
+      else if (action !== 'apply') return out;
       if (frame.type === 'snapshot') {
         out.reset = true;
         for (const s of this.series.values()) s.buffer.clear();
@@ -290,20 +319,47 @@
     return idx.length ? [{ x: xs, y: ys }, idx, maxPoints] : null;
   }
 
-  /** Badge text and class for a socket state and the relay's Kafka state. */
-  function connectionLabel(socketOpen, kafkaState, reconnectInS) {
+  /** Badge text and class for the socket state and the relay's status (Kafka state, backfill). */
+  function connectionLabel(socketOpen, status, reconnectInS) {
     if (!socketOpen) {
       return reconnectInS > 0
         ? { text: 'reconnecting in ' + reconnectInS + ' s', cls: 'badge badge-reconnecting' }
         : { text: 'connecting', cls: 'badge badge-connecting' };
+    }
+    const kafkaState = status ? status.kafka : null;
+    if (kafkaState === 'connected' && status.backfill !== undefined && status.backfill < 1) {
+      return { text: 'backfilling ' + Math.floor(status.backfill * 100) + ' %', cls: 'badge badge-connecting' };
     }
     if (kafkaState === 'connected') return { text: 'live', cls: 'badge badge-live' };
     if (kafkaState === 'disconnected') return { text: 'Kafka unreachable', cls: 'badge badge-stale' };
     return { text: 'connecting to Kafka', cls: 'badge badge-connecting' };
   }
 
+  /** The subscription a page asks for, from its URL: ?hosts=web-*,db-1&metrics=cpu.*&interval=1 */
+  function subscriptionFromQuery(search) {
+    const q = new URLSearchParams(search || '');
+    const list = function (name) {
+      const v = q.get(name);
+      return v ? v.split(',').map(function (x) { return x.trim(); }).filter(Boolean) : [];
+    };
+    const sub = {};
+    if (list('hosts').length) sub.hosts = list('hosts');
+    if (list('metrics').length) sub.metrics = list('metrics');
+    const interval = parseFloat(q.get('interval'));
+    if (isFinite(interval) && interval > 0) sub.interval = interval;
+    return sub;
+  }
+
+  /** Seconds a host has been silent (relay clock), or null when it is fresh. */
+  function staleAge(status, host) {
+    if (!status || !status.stale || !Object.prototype.hasOwnProperty.call(status.stale, host)) return null;
+    return status.stale[host];
+  }
+
   return {
     seriesKey: seriesKey,
+    subscriptionFromQuery: subscriptionFromQuery,
+    staleAge: staleAge,
     splitKey: splitKey,
     familyOf: familyOf,
     unitOf: unitOf,

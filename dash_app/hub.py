@@ -1,10 +1,18 @@
 """Fan-out of Kafka samples to every connected page, in batched, sequenced frames.
 
 The consumer thread hands samples over with :meth:`Hub.submit` (thread-safe). Everything else runs on
-the event loop: every ``frame_interval`` the tick moves pending samples into the store and encodes
-*one* data frame for all ready clients. Because the store and the frame sequence change together in
-one synchronous step, a snapshot taken between ticks contains exactly the points of frames ``<= seq``,
-so snapshot + later frames never overlap and never leave a hole.
+the event loop: every ``frame_interval`` the tick moves pending samples into the store, numbers the
+tick (``seq``) and, per *subscription group* (clients that asked for the same hosts/metrics/rate),
+encodes one frame shared by all of them. Because the store and ``seq`` change together in one
+synchronous step, a snapshot taken between ticks holds exactly the points of ticks ``<= seq``.
+
+Each data frame names the group's previous frame (``prev``), so a page knows it missed nothing when
+``prev <= its last seq``. Recent ticks are kept in a ring, so a page that reconnects says what it has
+(``resume`` with epoch and seq) and gets exactly the missing points, or a snapshot when too far behind.
+
+A slow page never slows the others: its queue is bounded; on overflow the backlog is replaced by the
+newest point per series plus a gap marker (the page then asks for a snapshot), and a page that stays
+stuck longer than ``stuck_timeout`` is disconnected with a reason.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from collections import deque
 from collections.abc import Callable
@@ -21,34 +30,69 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from . import protocol
 from .messages import Sample
+from .protocol import ALL, ClientRequest, Subscription
 from .store import Batch, SeriesStore
 
 log = logging.getLogger(__name__)
 
-QUEUE_FRAMES = 64  # per client; beyond that frames are dropped and the client resyncs on the seq gap
+QUEUE_FRAMES = 64  # per client
 PRUNE_INTERVAL_S = 5.0
+RING_TICKS = 3000  # ticks with data kept for resume: 5 min at 10 frames/s
+CLOSE_TOO_SLOW = 4008  # application close code: "you could not keep up"
 
 
 class _Client:
-    __slots__ = ("dropped_frames", "queue", "ready")
+    __slots__ = ("coalesced", "dropped_frames", "group", "kicked", "last_progress", "queue", "ready", "task")
 
-    def __init__(self) -> None:
+    def __init__(self, now: float) -> None:
         self.queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_FRAMES)
         self.ready = False
+        self.group: _Group | None = None
         self.dropped_frames = 0
+        self.coalesced = 0
+        self.last_progress = now  # last time the socket accepted a frame (or the queue was empty)
+        self.kicked: str | None = None
+        self.task: asyncio.Task[None] | None = None
 
-    def offer(self, frame: str) -> None:
+    def offer(self, frame: str) -> bool:
+        """Queue a frame; False when the queue is full (the caller coalesces)."""
         try:
             self.queue.put_nowait(frame)
         except asyncio.QueueFull:
-            # Dropping (not blocking) keeps one slow page from slowing the others; the page sees
-            # the seq gap and asks for a snapshot.
-            self.dropped_frames += 1
+            return False
+        return True
 
-    def replace_all(self, frame: str) -> None:
+    def replace_all(self, frame: str) -> int:
+        dropped = 0
         while not self.queue.empty():
             self.queue.get_nowait()
+            dropped += 1
         self.queue.put_nowait(frame)
+        return dropped
+
+
+class _Group:
+    """Clients with one subscription: one pending batch, one encoded frame per send."""
+
+    __slots__ = ("clients", "last_sent_at", "last_sent_seq", "pending", "sub")
+
+    def __init__(self, sub: Subscription, seq: int, now: float) -> None:
+        self.sub = sub
+        self.clients: set[_Client] = set()
+        self.pending = Batch()
+        self.last_sent_seq = seq
+        self.last_sent_at = now
+
+    def take(self, batch: Batch) -> None:
+        if self.sub.everything:
+            for key, (ts, y) in batch.points.items():
+                for t, v in zip(ts, y, strict=True):
+                    self.pending.add(key, t, v)
+            return
+        for key, (ts, y) in batch.points.items():
+            if self.sub.matches(key):
+                for t, v in zip(ts, y, strict=True):
+                    self.pending.add(key, t, v)
 
 
 class Hub:
@@ -58,72 +102,219 @@ class Hub:
         frame_interval: float,
         status: Callable[[], dict[str, Any]],
         heartbeat_interval: float = 1.0,
+        stale_after: float = 10.0,
+        stuck_timeout: float = 30.0,
         clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+        clock: Callable[[], float] = time.monotonic,
+        on_sample: Callable[[Sample, int], None] | None = None,
     ) -> None:
         self.store = store
         self.frame_interval = frame_interval
         self.heartbeat_interval = heartbeat_interval
+        self.stale_after = stale_after
+        self.stuck_timeout = stuck_timeout
         self._status = status
         self._clock_ms = clock_ms
+        self._clock = clock
+        self._on_sample = on_sample
+        self.epoch = secrets.token_hex(6)  # changes with every process: a resume across restarts is refused
         self._pending: deque[Sample] = deque()
         self._clients: set[_Client] = set()
+        self._groups: dict[Subscription, _Group] = {}
+        self._ring: deque[tuple[int, Batch]] = deque()
+        self._ring_floor = 0  # every tick <= this has left the ring
         self.seq = 0
-        self.frames_sent = 0
-        self._last_heartbeat = float("-inf")
         self._last_prune = float("-inf")
+        self._now = clock()
+        # counters (exported by telemetry.py)
+        self.frames_sent = 0
+        self.bytes_sent = 0
+        self.frames_encoded = 0
+        self.snapshots_sent = 0
+        self.resumes = 0
+        self.resumes_refused = 0
+        self.coalesced_frames = 0
+        self.gap_frames = 0
+        self.slow_disconnects = 0
 
     # -- producer side (consumer thread) ---------------------------------------------------------
     def submit(self, samples: list[Sample]) -> None:
         self._pending.extend(samples)  # deque.extend is atomic under the GIL
 
     # -- tick ------------------------------------------------------------------------------------
-    def tick(self, now: float | None = None) -> str | None:
-        """Move pending samples into the store and broadcast one frame. Returns the frame sent."""
-        now = time.monotonic() if now is None else now
+    def tick(self, now: float | None = None) -> int:
+        """Move pending samples into the store and send what is due. Returns how many frames went out."""
+        now = self._now = self._clock() if now is None else now
+        now_ms = self._clock_ms()
         batch = Batch()
         while self._pending:
-            self.store.add(self._pending.popleft(), batch)
+            sample = self._pending.popleft()
+            self.store.seen(sample.host, now)
+            if self._on_sample is not None:
+                self._on_sample(sample, now_ms)
+            self.store.add(sample, batch)
         if now - self._last_prune >= PRUNE_INTERVAL_S:
             self._last_prune = now
-            self.store.prune(self._clock_ms())
-        heartbeat = now - self._last_heartbeat >= self.heartbeat_interval
-        if not batch.points and not heartbeat:
-            return None
-        if heartbeat:
-            self._last_heartbeat = now
+            self.store.prune(now_ms)
+        if batch.points:
+            for group in self._groups.values():
+                group.take(batch)
+        due = [g for g in self._groups.values() if self._due(g, now)]
+        if not batch.points and not due:
+            return 0
         self.seq += 1
-        frame = protocol.data_frame(self.seq, batch, self.status() if heartbeat else None).decode()
-        for client in self._clients:
-            if client.ready:
-                client.offer(frame)
-                self.frames_sent += 1
-        return frame
+        if batch.points:
+            self._ring.append((self.seq, batch))
+            while len(self._ring) > RING_TICKS:
+                self._ring_floor = self._ring.popleft()[0]
+        status: dict[str, Any] | None = None
+        sent = 0
+        for group in due:
+            heartbeat = now - group.last_sent_at >= self._heartbeat_for(group)
+            if heartbeat and status is None:
+                status = self.status()
+            frame = protocol.data_frame(self.seq, group.last_sent_seq, group.pending,
+                                        status if heartbeat else None).decode()
+            self.frames_encoded += 1
+            group.pending = Batch()
+            group.last_sent_seq = self.seq
+            group.last_sent_at = now
+            for client in list(group.clients):
+                if client.ready:
+                    sent += self._deliver(client, frame, now)
+        return sent
+
+    def _due(self, group: _Group, now: float) -> bool:
+        since = now - group.last_sent_at
+        return since >= self._heartbeat_for(group) or (bool(group.pending.points) and since >= group.sub.interval)
+
+    def _heartbeat_for(self, group: _Group) -> float:
+        return max(self.heartbeat_interval, group.sub.interval)
+
+    def _deliver(self, client: _Client, frame: str, now: float) -> int:
+        if client.queue.empty():
+            client.last_progress = now
+        if client.offer(frame):
+            self.frames_sent += 1
+            self.bytes_sent += len(frame)
+            return 1
+        if now - client.last_progress >= self.stuck_timeout:
+            self._kick(client, "too slow: no frame accepted for %.0f s" % (now - client.last_progress))
+            return 0
+        # Coalesce: the backlog becomes the newest point per series plus a gap marker.
+        sub = client.group.sub if client.group else ALL
+        gap = protocol.gap_frame(self.seq, self.store.latest(None if sub.everything else sub.matches),
+                                 "client too slow").decode()
+        client.dropped_frames += client.replace_all(gap)
+        client.coalesced += 1
+        self.coalesced_frames += 1
+        self.gap_frames += 1
+        return 0
+
+    def _kick(self, client: _Client, reason: str) -> None:
+        if client.kicked is None:
+            client.kicked = reason
+            self.slow_disconnects += 1
+            log.warning("disconnecting a client: %s", reason)
+            if client.task is not None:
+                client.task.cancel()
 
     async def run(self) -> None:
         while True:
-            started = time.monotonic()
+            started = self._clock()
             try:
                 self.tick(started)
             except Exception:
                 log.exception("hub tick failed")  # keep ticking: one bad batch must not stop the page
-            await asyncio.sleep(max(0.0, self.frame_interval - (time.monotonic() - started)))
+            await asyncio.sleep(max(0.0, self.frame_interval - (self._clock() - started)))
 
     def status(self) -> dict[str, Any]:
-        return {**self._status(), "clients": len(self._clients)}
+        return {
+            **self._status(),
+            "clients": len(self._clients),
+            "stale": self.store.silent_hosts(self._now, self.stale_after),
+            "stale_after": self.stale_after,
+        }
 
-    def snapshot(self) -> str:
-        # Late arrivals older than the window (replayed history, a producer's backlog) are not news.
-        self.store.prune(self._clock_ms())
-        return protocol.snapshot_frame(self.seq, self.store.snapshot(), self.status()).decode()
+    def counters(self) -> list[tuple[str, str, float]]:
+        return [
+            ("clients", "Connected WebSocket clients.", len(self._clients)),
+            ("subscription_groups", "Distinct subscriptions with clients.", len(self._groups)),
+            ("frames_sent_total", "Frames queued to clients.", self.frames_sent),
+            ("bytes_sent_total", "Bytes of frames queued to clients.", self.bytes_sent),
+            ("frames_encoded_total", "Data frames encoded (once per group and tick).", self.frames_encoded),
+            ("snapshots_total", "Snapshots sent.", self.snapshots_sent),
+            ("resumes_total", "Reconnects served with exactly the missing points.", self.resumes),
+            ("resumes_refused_total", "Reconnects too far behind (or after a restart): snapshot.",
+             self.resumes_refused),
+            ("coalesced_total", "Times a slow client's backlog was replaced by latest points.",
+             self.coalesced_frames),
+            ("slow_disconnects_total", "Clients disconnected for being stuck.", self.slow_disconnects),
+        ]
 
     @property
     def client_count(self) -> int:
         return len(self._clients)
 
+    # -- requests ----------------------------------------------------------------------------------
+    def _join(self, client: _Client, sub: Subscription) -> None:
+        if client.group is not None and client.group.sub == sub:
+            return
+        self._leave(client)
+        group = self._groups.get(sub)
+        if group is None:
+            group = self._groups[sub] = _Group(sub, self.seq, self._now)
+        group.clients.add(client)
+        client.group = group
+
+    def _leave(self, client: _Client) -> None:
+        group = client.group
+        if group is not None:
+            group.clients.discard(client)
+            if not group.clients:
+                del self._groups[group.sub]
+            client.group = None
+
+    def snapshot(self, sub: Subscription = ALL) -> str:
+        # Late arrivals older than the window (replayed history, a producer's backlog) are not news.
+        self.store.prune(self._clock_ms())
+        self.snapshots_sent += 1
+        series = self.store.snapshot(None if sub.everything else sub.matches)
+        return protocol.snapshot_frame(self.epoch, self.seq, series, self.status()).decode()
+
+    def _catchup(self, since: int, sub: Subscription) -> str | None:
+        """Every point of ticks after ``since`` for ``sub``, or None when the ring no longer has them."""
+        if since > self.seq or since < self._ring_floor:
+            return None
+        merged = Batch()
+        for seq, batch in self._ring:
+            if seq <= since:
+                continue
+            for key, (ts, y) in batch.points.items():
+                if sub.everything or sub.matches(key):
+                    for t, v in zip(ts, y, strict=True):
+                        merged.add(key, t, v)
+        return protocol.catchup_frame(self.epoch, since, self.seq, merged).decode()
+
+    def handle(self, client: _Client, request: ClientRequest) -> None:
+        sub = request.subscription or (client.group.sub if client.group else ALL)
+        self._join(client, sub)
+        client.ready = True
+        if request.kind == "resume" and request.epoch == self.epoch and request.seq is not None:
+            frame = self._catchup(request.seq, sub)
+            if frame is not None:
+                self.resumes += 1
+                client.replace_all(frame)
+                return
+        if request.kind == "resume":
+            self.resumes_refused += 1
+        client.replace_all(self.snapshot(sub))
+
     # -- one WebSocket ---------------------------------------------------------------------------
     async def serve(self, websocket: WebSocket) -> None:
         await websocket.accept()
-        client = _Client()
+        client = _Client(self._clock())
+        client.task = asyncio.current_task()
         self._clients.add(client)
         sender = asyncio.create_task(self._send_loop(websocket, client))
         try:
@@ -140,20 +331,23 @@ class Hub:
                 except protocol.ClientMessageError as exc:
                     client.offer(protocol.error_frame(str(exc)).decode())
                     continue
-                # ready and resync both mean "send me everything, then follow"
-                client.replace_all(self.snapshot())
-                client.ready = True
-                log.debug("client %s: %s", id(client), request)
+                self.handle(client, request)
         except (WebSocketDisconnect, RuntimeError):
             pass
+        except asyncio.CancelledError:
+            if client.kicked is None:
+                raise
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(websocket.close(CLOSE_TOO_SLOW, client.kicked[:120]), 1.0)
         finally:
             self._clients.discard(client)
+            self._leave(client)
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sender
 
-    @staticmethod
-    async def _send_loop(websocket: WebSocket, client: _Client) -> None:
+    async def _send_loop(self, websocket: WebSocket, client: _Client) -> None:
         with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
             while True:
                 await websocket.send_text(await client.queue.get())
+                client.last_progress = self._clock()

@@ -8,6 +8,7 @@ late arrival and is counted, not stored. That is what lets snapshot + deltas be 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .messages import Sample
@@ -46,6 +47,14 @@ class SeriesStore:
         self._series: dict[SeriesKey, _Series] = {}
         self.duplicate_points = 0
         self.dropped_series_points = 0  # points of series refused by the series cap
+        self.last_seen: dict[str, float] = {}  # host -> relay clock (s) of its newest arrival
+
+    def seen(self, host: str, now: float) -> None:
+        self.last_seen[host] = now
+
+    def silent_hosts(self, now: float, after: float) -> dict[str, float]:
+        """Hosts that sent nothing for ``after`` seconds (relay clock, immune to producer clock skew)."""
+        return {h: round(now - t, 1) for h, t in self.last_seen.items() if now - t >= after}
 
     def add(self, sample: Sample, batch: Batch) -> None:
         """Store the sample's points; every point actually stored is also appended to ``batch``."""
@@ -79,12 +88,24 @@ class SeriesStore:
                 empty.append(key)
         for key in empty:
             del self._series[key]
+        hosts = {host for host, _ in self._series}
+        for host in [h for h in self.last_seen if h not in hosts]:
+            del self.last_seen[host]
 
-    def snapshot(self) -> list[dict[str, object]]:
+    def snapshot(self, keep: Callable[[SeriesKey], bool] | None = None) -> list[dict[str, object]]:
         return [
             {"host": host, "metric": metric, "ts": list(s.ts), "y": list(s.y)}
             for (host, metric), s in sorted(self._series.items())
+            if keep is None or keep((host, metric))
         ]
+
+    def latest(self, keep: Callable[[SeriesKey], bool] | None = None) -> Batch:
+        """The newest point of every (kept) series: what a slow client gets instead of its backlog."""
+        batch = Batch()
+        for key, s in self._series.items():
+            if s.ts and (keep is None or keep(key)):
+                batch.add(key, s.ts[-1], s.y[-1])
+        return batch
 
     @property
     def series_count(self) -> int:

@@ -1,15 +1,26 @@
-"""The hub behind a real uvicorn server, fed directly (no Kafka): frames, snapshot, resync, errors."""
+"""The hub behind a real uvicorn server, fed directly (no Kafka): frames, snapshot, resume, subscriptions,
+slow clients, /metrics."""
+
+import asyncio
+import time
+import urllib.request
 
 import orjson
 import pytest
 from websockets.sync.client import connect
 
+from dash_app import hub as hub_mod
 from dash_app.app import create_app
 from dash_app.config import DashboardConfig
-from dash_app.hub import Hub
+from dash_app.hub import Hub, _Client
 from dash_app.messages import Sample
+from dash_app.protocol import ClientRequest, Subscription
 from dash_app.store import SeriesStore
 from tests.support import healthz, serve_asgi, wait_for
+
+
+def now_ms():
+    return int(time.time() * 1000)
 
 
 def recv(ws, timeout=5.0):
@@ -17,8 +28,6 @@ def recv(ws, timeout=5.0):
 
 
 def recv_until(ws, pred, timeout=10.0):
-    import time
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         frame = recv(ws, timeout=max(0.1, deadline - time.monotonic()))
@@ -27,44 +36,44 @@ def recv_until(ws, pred, timeout=10.0):
     raise AssertionError("no matching frame")
 
 
+def series_of(frame):
+    return {(s["host"], s["metric"]): s["ts"] for s in frame["series"]}
+
+
 @pytest.fixture
 def app():
     return create_app(DashboardConfig(frame_interval=0.05), start_consumer=False)
 
 
-def now_ms():
-    import time
-
-    return int(time.time() * 1000)
+def ws_url(base):
+    return base.replace("http", "ws") + "/ws"
 
 
-def test_nothing_is_sent_before_ready_then_snapshot_then_sequenced_data(app):
+def test_nothing_is_sent_before_ready_then_snapshot_then_chained_data(app):
     hub = app.state.hub
     t0 = now_ms()
     hub.submit([Sample("h1", t0, 0, {"cpu.percent": 1.0, "mem.used_percent": 50.0})])
-    with serve_asgi(app) as base, connect(base.replace("http", "ws") + "/ws") as ws:
+    with serve_asgi(app) as base, connect(ws_url(base)) as ws:
         with pytest.raises(TimeoutError):
-            ws.recv(timeout=0.3)  # heartbeats would flow by now if it sent before "ready"
+            ws.recv(timeout=0.3)
         ws.send('{"type":"ready"}')
         snap = recv(ws)
-        assert snap["type"] == "snapshot"
-        assert {(s["host"], s["metric"]): s["ts"] for s in snap["series"]} == {
-            ("h1", "cpu.percent"): [t0], ("h1", "mem.used_percent"): [t0]}
+        assert snap["type"] == "snapshot" and snap["epoch"] == hub.epoch
+        assert series_of(snap) == {("h1", "cpu.percent"): [t0], ("h1", "mem.used_percent"): [t0]}
         t1 = t0 + 1000
         hub.submit([Sample("h1", t1, 1, {"cpu.percent": 2.0}), Sample("h2", t1, 0, {"cpu.percent": 3.0})])
         frame = recv_until(ws, lambda f: f["type"] == "data" and f["series"])
-        assert frame["seq"] > snap["seq"]
-        got = {(s["host"], s["metric"]): (s["ts"], s["y"]) for s in frame["series"]}
-        assert got == {("h1", "cpu.percent"): ([t1], [2.0]), ("h2", "cpu.percent"): ([t1], [3.0])}
+        assert frame["prev"] <= snap["seq"] < frame["seq"]
+        assert series_of(frame) == {("h1", "cpu.percent"): [t1], ("h2", "cpu.percent"): [t1]}
 
 
-def test_data_frames_are_consecutive_and_heartbeats_carry_status(app):
-    with serve_asgi(app) as base, connect(base.replace("http", "ws") + "/ws") as ws:
+def test_heartbeats_chain_and_carry_status(app):
+    with serve_asgi(app) as base, connect(ws_url(base)) as ws:
         ws.send('{"type":"ready"}')
         last = recv(ws)["seq"]
         for _ in range(3):
             frame = recv(ws, timeout=3)
-            assert frame["seq"] == last + 1
+            assert frame["prev"] == last and frame["seq"] > last
             last = frame["seq"]
             assert frame["status"]["kafka"] == "connecting"
             assert frame["status"]["clients"] == 1
@@ -72,7 +81,7 @@ def test_data_frames_are_consecutive_and_heartbeats_carry_status(app):
 
 def test_resync_returns_a_snapshot_with_every_point_once(app):
     hub = app.state.hub
-    with serve_asgi(app) as base, connect(base.replace("http", "ws") + "/ws") as ws:
+    with serve_asgi(app) as base, connect(ws_url(base)) as ws:
         ws.send('{"type":"ready"}')
         recv(ws)
         t0 = now_ms()
@@ -83,8 +92,115 @@ def test_resync_returns_a_snapshot_with_every_point_once(app):
         assert snap["series"][0]["ts"] == [t0 + i for i in range(50)]
 
 
+def test_resume_after_a_dropped_socket_gets_exactly_the_missing_points(app):
+    hub = app.state.hub
+    t0 = now_ms()
+    with serve_asgi(app) as base:
+        with connect(ws_url(base)) as ws:
+            ws.send('{"type":"ready"}')
+            snap = recv(ws)
+            hub.submit([Sample("h", t0 + i, i, {"m.x": float(i)}) for i in range(5)])
+            frame = recv_until(ws, lambda f: f["type"] == "data" and f["series"])
+            seen = series_of(frame)[("h", "m.x")]
+            last_seq = frame["seq"]
+        assert seen == [t0 + i for i in range(5)] and snap["seq"] < last_seq
+        # socket gone; points keep arriving
+        hub.submit([Sample("h", t0 + i, i, {"m.x": float(i)}) for i in range(5, 12)])
+        wait_for(lambda: hub.store.point_count == 12, 5, "points stored")
+        with connect(ws_url(base)) as ws:
+            ws.send(orjson.dumps({"type": "resume", "epoch": hub.epoch, "seq": last_seq}).decode())
+            catchup = recv(ws)
+        assert catchup["type"] == "catchup" and catchup["from"] == last_seq
+        assert series_of(catchup) == {("h", "m.x"): [t0 + i for i in range(5, 12)]}
+        assert hub.resumes == 1
+        with connect(ws_url(base)) as ws:  # another process's epoch (a restarted dashboard)
+            ws.send('{"type":"resume","epoch":"someone-else","seq":3}')
+            assert recv(ws)["type"] == "snapshot"
+        assert hub.resumes_refused == 1
+
+
+def test_subscription_filters_points_and_snapshot(app):
+    hub = app.state.hub
+    t0 = now_ms()
+    hub.submit([Sample("web-1", t0, 0, {"cpu.percent": 1.0, "mem.used_percent": 2.0}),
+                Sample("db-1", t0, 0, {"cpu.percent": 3.0})])
+    with serve_asgi(app) as base, connect(ws_url(base)) as ws:
+        ws.send('{"type":"subscribe","topics":["host:web-*","metric:cpu.*"]}')
+        snap = recv(ws)
+        assert series_of(snap) == {("web-1", "cpu.percent"): [t0]}
+        hub.submit([Sample("web-1", t0 + 1, 1, {"cpu.percent": 1.0, "mem.used_percent": 2.0}),
+                    Sample("db-1", t0 + 1, 1, {"cpu.percent": 3.0})])
+        frame = recv_until(ws, lambda f: f["type"] == "data" and f["series"])
+        assert series_of(frame) == {("web-1", "cpu.percent"): [t0 + 1]}
+
+
+def test_a_lower_rate_coalesces_ticks_into_fewer_frames():
+    store = SeriesStore(10**9, 1000, 100)
+    hub = Hub(store, 0.1, lambda: {"kafka": "connected"}, heartbeat_interval=1.0, clock_ms=lambda: 0,
+              clock=lambda: 0.0)
+    slow, fast = _Client(0.0), _Client(0.0)
+    hub.handle(slow, ClientRequest("subscribe", Subscription(interval=0.5)))
+    hub.handle(fast, ClientRequest("ready"))
+    for q in (slow.queue, fast.queue):
+        q.get_nowait()  # snapshots
+    for i in range(10):  # one sample per 0.1 s tick for 1 s
+        hub.submit([Sample("h", i + 1, i, {"m": float(i)})])
+        hub.tick(now=1.0 + i * 0.1)
+    hub.tick(now=2.0)  # no news, but the slow group's pending points are due
+    fast_frames = [orjson.loads(fast.queue.get_nowait()) for _ in range(fast.queue.qsize())]
+    slow_frames = [orjson.loads(slow.queue.get_nowait()) for _ in range(slow.queue.qsize())]
+    assert len(fast_frames) == 10
+    assert len(slow_frames) == 3  # t = 1.0, 1.5, 2.0
+    assert [t for f in slow_frames for s in f["series"] for t in s["ts"]] == list(range(1, 11))
+    assert [f["prev"] for f in slow_frames[1:]] == [f["seq"] for f in slow_frames[:-1]]
+    assert hub.frames_encoded == 13  # once per group and due tick, not per client
+
+
+def test_slow_client_is_coalesced_then_disconnected(monkeypatch):
+    monkeypatch.setattr(hub_mod, "QUEUE_FRAMES", 4)
+    store = SeriesStore(10**9, 1000, 100)
+    hub = Hub(store, 0.1, lambda: {}, stuck_timeout=5.0, clock_ms=lambda: 0, clock=lambda: 0.0)
+
+    async def scenario():
+        stuck, ok = _Client(0.0), _Client(0.0)
+        stuck.task = asyncio.get_running_loop().create_future()  # stands in for the serve task
+        hub.handle(stuck, ClientRequest("ready"))
+        hub.handle(ok, ClientRequest("ready"))
+        for i in range(8):
+            hub.submit([Sample("h", i + 1, i, {"m": float(i)})])
+            hub.tick(now=0.1 * (i + 1))
+            while not ok.queue.empty():  # a healthy reader
+                ok.queue.get_nowait()
+        frames = [orjson.loads(stuck.queue.get_nowait()) for _ in range(stuck.queue.qsize())]
+        assert frames[0]["type"] == "gap" and frames[0]["series"][0]["ts"][-1] <= 8
+        assert stuck.coalesced >= 1 and stuck.dropped_frames >= 1 and hub.coalesced_frames >= 1
+        assert ok.coalesced == 0
+        # refill and stay stuck past the timeout (one tick a second for 16 s)
+        for i in range(8, 24):
+            hub.submit([Sample("h", i + 1, i, {"m": float(i)})])
+            hub.tick(now=float(i))
+            while not ok.queue.empty():
+                ok.queue.get_nowait()
+        assert stuck.kicked and "too slow" in stuck.kicked
+        assert ok.kicked is None
+        assert stuck.task.cancelled()
+        assert hub.slow_disconnects == 1
+
+    asyncio.run(scenario())
+
+
+def test_stale_hosts_are_reported_with_their_age():
+    store = SeriesStore(10**9, 1000, 100)
+    hub = Hub(store, 0.1, lambda: {}, stale_after=10.0, clock_ms=lambda: 0, clock=lambda: 0.0)
+    hub.submit([Sample("quiet", 1, 0, {"m": 1.0}), Sample("busy", 1, 0, {"m": 1.0})])
+    hub.tick(now=100.0)
+    hub.submit([Sample("busy", 2, 1, {"m": 1.0})])
+    hub.tick(now=112.0)
+    assert hub.status()["stale"] == {"quiet": 12.0}
+
+
 def test_garbage_from_the_client_gets_an_error_frame_and_the_socket_stays(app):
-    with serve_asgi(app) as base, connect(base.replace("http", "ws") + "/ws") as ws:
+    with serve_asgi(app) as base, connect(ws_url(base)) as ws:
         ws.send("}{ not json")
         assert recv(ws) == {"type": "error", "error": "not JSON"}
         ws.send(b"\x00\x01")
@@ -93,19 +209,21 @@ def test_garbage_from_the_client_gets_an_error_frame_and_the_socket_stays(app):
         assert recv_until(ws, lambda f: f["type"] == "snapshot")
 
 
-def test_healthz_counts_clients(app):
+def test_healthz_counts_clients_and_metrics_endpoint_exports_prometheus_text(app):
+    hub = app.state.hub
     with serve_asgi(app) as base:
         assert healthz(base + "/")["clients"] == 0
-        with connect(base.replace("http", "ws") + "/ws"):
+        with connect(ws_url(base)) as ws:
             wait_for(lambda: healthz(base + "/")["clients"] == 1, 5, "client to be counted")
+            ws.send('{"type":"ready"}')
+            hub.submit([Sample("h", now_ms() - 50, 0, {"m": 1.0})])
+            recv_until(ws, lambda f: f["type"] == "data" and f["series"])
+            with urllib.request.urlopen(base + "/metrics", timeout=5) as r:
+                text = r.read().decode()
+                assert r.headers["Content-Type"].startswith("text/plain")
         wait_for(lambda: healthz(base + "/")["clients"] == 0, 5, "client to be forgotten")
-
-
-def test_tick_without_news_sends_nothing_until_heartbeat():
-    hub = Hub(SeriesStore(60_000, 10, 10), 0.1, lambda: {"kafka": "connected"}, heartbeat_interval=1.0)
-    assert hub.tick(now=100.0) is not None  # first tick is a heartbeat
-    assert hub.tick(now=100.1) is None
-    hub.submit([Sample("h", 5, 0, {"a": 1.0})])
-    assert orjson.loads(hub.tick(now=100.2))["series"][0]["ts"] == [5]
-    assert "status" in orjson.loads(hub.tick(now=101.1))
-    assert hub.seq == 3
+    assert "metrics_relay_clients 1.0" in text
+    assert "metrics_relay_store_series 1.0" in text
+    assert "metrics_relay_snapshots_total 1.0" in text
+    assert 'metrics_relay_sample_latency_seconds_bucket{le="0.1"} 1.0' in text
+    assert "metrics_relay_sample_latency_seconds_count 1.0" in text

@@ -2,35 +2,57 @@ import orjson
 import pytest
 
 from dash_app import protocol
+from dash_app.protocol import Subscription
 from dash_app.store import Batch
 
 
-def test_data_frame_carries_seq_series_and_optional_status():
+def test_data_frame_carries_seq_prev_series_and_optional_status():
     batch = Batch()
     batch.add(("h", "cpu.percent"), 10, 1.5)
     batch.add(("h", "cpu.percent"), 20, 2.5)
-    frame = orjson.loads(protocol.data_frame(7, batch, None))
-    assert frame == {"type": "data", "seq": 7,
+    frame = orjson.loads(protocol.data_frame(7, 5, batch, None))
+    assert frame == {"type": "data", "seq": 7, "prev": 5,
                      "series": [{"host": "h", "metric": "cpu.percent", "ts": [10, 20], "y": [1.5, 2.5]}]}
-    with_status = orjson.loads(protocol.data_frame(8, Batch(), {"kafka": "connected"}))
+    with_status = orjson.loads(protocol.data_frame(8, 7, Batch(), {"kafka": "connected"}))
     assert with_status["series"] == [] and with_status["status"] == {"kafka": "connected"}
 
 
-def test_snapshot_frame_is_versioned():
-    frame = orjson.loads(protocol.snapshot_frame(3, [], {"kafka": "connecting"}))
-    assert frame["type"] == "snapshot" and frame["v"] == protocol.PROTOCOL_VERSION and frame["seq"] == 3
+def test_snapshot_and_catchup_frames_carry_the_epoch():
+    frame = orjson.loads(protocol.snapshot_frame("e1", 3, [], {"kafka": "connecting"}))
+    assert (frame["type"], frame["v"], frame["epoch"], frame["seq"]) == ("snapshot", protocol.PROTOCOL_VERSION,
+                                                                         "e1", 3)
+    frame = orjson.loads(protocol.catchup_frame("e1", 3, 9, Batch()))
+    assert (frame["type"], frame["from"], frame["seq"]) == ("catchup", 3, 9)
 
 
 @pytest.mark.parametrize("text", ['{"type":"ready"}', '{"type":"ready","n":3}'])
 def test_ready(text):
-    assert protocol.parse_client_message(text) == "ready"
+    req = protocol.parse_client_message(text)
+    assert req.kind == "ready" and req.subscription is None
 
 
-def test_resync():
-    assert protocol.parse_client_message('{"type":"resync","n":1}') == "resync"
+def test_ready_with_a_subscription_and_the_seed_style_topics():
+    req = protocol.parse_client_message(
+        '{"type":"subscribe","hosts":["web-*"],"topics":["host:db-1","metric:cpu.*"],"interval":1}')
+    assert req.subscription == Subscription(("web-*", "db-1"), ("cpu.*",), 1.0)
+    sub = req.subscription
+    assert sub.matches(("web-3", "cpu.percent")) and sub.matches(("db-1", "cpu.core0.percent"))
+    assert not sub.matches(("db-2", "cpu.percent")) and not sub.matches(("web-3", "mem.used_percent"))
+    assert Subscription().matches(("anything", "at.all")) and Subscription().everything
 
 
-@pytest.mark.parametrize("text", ["nope", "[]", '{"type":"drop tables"}', "{}", "x" * 5000])
-def test_unknown_client_messages_are_errors(text):
+def test_resume():
+    req = protocol.parse_client_message('{"type":"resume","epoch":"abc","seq":41}')
+    assert (req.kind, req.epoch, req.seq) == ("resume", "abc", 41)
+
+
+@pytest.mark.parametrize("text", [
+    "nope", "[]", '{"type":"drop tables"}', "{}", "x" * 5000,
+    '{"type":"resume","seq":1}', '{"type":"resume","epoch":"e","seq":-1}', '{"type":"resume","epoch":"e","seq":true}',
+    '{"type":"subscribe","hosts":"web-1"}', '{"type":"subscribe","hosts":[""]}',
+    '{"type":"subscribe","topics":["rack:7"]}', '{"type":"subscribe","interval":3600}',
+    '{"type":"subscribe","interval":"fast"}', '{"type":"subscribe","hosts":' + str(["h"] * 51).replace("'", '"') + "}",
+])
+def test_bad_client_messages_are_errors(text):
     with pytest.raises(protocol.ClientMessageError):
         protocol.parse_client_message(text)

@@ -4,7 +4,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const core = require('../../assets/metrics_core.js');
 
-const snapshot = (seq, series) => ({ type: 'snapshot', v: 1, seq, series: series || [] });
+const snapshot = (seq, series) => ({ type: 'snapshot', v: 2, epoch: 'e1', seq, series: series || [] });
 const data = (seq, series) => ({ type: 'data', seq, series: series || [] });
 const s = (host, metric, ts, y) => ({ host, metric, ts, y: y || ts.map((t) => t / 10) });
 
@@ -59,6 +59,39 @@ test('sequencer: data before the snapshot is ignored, then only the next seq app
   assert.equal(q.accept(data(9)), 'ignore'); // waiting for the snapshot
   assert.equal(q.accept(snapshot(9)), 'apply');
   assert.equal(q.accept(data(10)), 'apply');
+});
+
+test('sequencer follows the prev chain of a subscription that skips ticks', () => {
+  const q = new core.Sequencer();
+  q.accept(snapshot(10));
+  assert.equal(q.accept({ type: 'data', seq: 14, prev: 9, series: [] }), 'apply'); // nothing for us in 11..13
+  assert.equal(q.accept({ type: 'data', seq: 20, prev: 14, series: [] }), 'apply');
+  assert.equal(q.accept({ type: 'data', seq: 30, prev: 25, series: [] }), 'resync'); // frame 25 was skipped
+});
+
+test('sequencer resumes after a reconnect with a catchup from its last seq', () => {
+  const q = new core.Sequencer();
+  q.accept(snapshot(10));
+  q.accept(data(11));
+  assert.ok(q.canResume());
+  q.reset(); // new socket
+  assert.equal(q.accept(data(12)), 'ignore'); // data before the catchup is not ours to apply
+  assert.equal(q.accept({ type: 'catchup', epoch: 'e1', from: 11, seq: 15, series: [] }), 'apply');
+  assert.equal(q.last, 15);
+  assert.equal(q.accept({ type: 'data', seq: 16, prev: 15, series: [] }), 'apply');
+  q.reset();
+  assert.equal(q.accept({ type: 'catchup', epoch: 'other', from: 16, seq: 20, series: [] }), 'resync');
+});
+
+test('a gap frame draws the latest points, then asks for a snapshot', () => {
+  const m = new core.Model({ maxAgeMs: 10 ** 9 });
+  m.apply(snapshot(1, [s('h', 'cpu.percent', [1])]));
+  const out = m.apply({ type: 'gap', seq: 9, reason: 'client too slow', series: [s('h', 'cpu.percent', [8])] });
+  assert.equal(out.action, 'resync');
+  assert.deepEqual(out.appended.get(core.seriesKey('h', 'cpu.percent')).map((p) => p.x), [8]);
+  assert.equal(m.apply(data(10)).action, 'ignore');
+  assert.equal(m.apply(snapshot(10, [s('h', 'cpu.percent', [1, 5, 8])])).action, 'apply');
+  assert.deepEqual(m.series.get(core.seriesKey('h', 'cpu.percent')).buffer.points.map((p) => p.x), [1, 5, 8]);
 });
 
 test('sequencer asks again when the snapshot itself was lost', () => {
@@ -145,7 +178,21 @@ test('extendPayload only covers series that have a trace, in Plotly extendTraces
 });
 
 test('connection label', () => {
-  assert.equal(core.connectionLabel(true, 'connected', 0).text, 'live');
+  assert.equal(core.connectionLabel(true, { kafka: 'connected', backfill: 1 }, 0).text, 'live');
+  assert.equal(core.connectionLabel(true, { kafka: 'connected', backfill: 0.637 }, 0).text, 'backfilling 63 %');
   assert.equal(core.connectionLabel(false, null, 3).text, 'reconnecting in 3 s');
-  assert.equal(core.connectionLabel(true, 'disconnected', 0).text, 'Kafka unreachable');
+  assert.equal(core.connectionLabel(true, { kafka: 'disconnected' }, 0).text, 'Kafka unreachable');
+  assert.equal(core.connectionLabel(true, null, 0).text, 'connecting to Kafka');
+});
+
+test('subscription from the page URL', () => {
+  assert.deepEqual(core.subscriptionFromQuery('?hosts=web-*,db-1&metrics=cpu.*&interval=2'),
+    { hosts: ['web-*', 'db-1'], metrics: ['cpu.*'], interval: 2 });
+  assert.deepEqual(core.subscriptionFromQuery('?renderer=plotly'), {});
+});
+
+test('stale age comes from the relay status', () => {
+  assert.equal(core.staleAge({ stale: { quiet: 12 } }, 'quiet'), 12);
+  assert.equal(core.staleAge({ stale: { quiet: 12 } }, 'busy'), null);
+  assert.equal(core.staleAge(null, 'x'), null);
 });
