@@ -19,7 +19,7 @@ from a2wsgi import WSGIMiddleware
 from dash import Dash
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
@@ -28,6 +28,7 @@ from .consumer import MetricsConsumer
 from .hub import Hub
 from .layout import build_layout, register_callbacks
 from .store import SeriesStore
+from .telemetry import CONTENT_TYPE, Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,15 @@ def create_app(config: DashboardConfig, *, start_consumer: bool = True) -> Starl
             "topic": config.topic,
         }
 
-    hub = hub_ref["hub"] = Hub(store, config.frame_interval, kafka_status)
+    telemetry = Telemetry()
+
+    def observe_latency(sample: Any, now_ms: int) -> None:
+        telemetry.latency.observe(max(0.0, (now_ms - sample.ts) / 1000))
+
+    hub = hub_ref["hub"] = Hub(
+        store, config.frame_interval, kafka_status, stale_after=config.stale_seconds, on_sample=observe_latency
+    )
+    telemetry.attach(consumer, store, hub)
     dash_app = create_dash(config)
 
     async def healthz(request: Request) -> JSONResponse:
@@ -104,6 +113,9 @@ def create_app(config: DashboardConfig, *, start_consumer: bool = True) -> Starl
         }
         return JSONResponse(body)
 
+    async def metrics(request: Request) -> Response:
+        return Response(telemetry.render(), media_type=CONTENT_TYPE)
+
     async def ws_endpoint(websocket: WebSocket) -> None:
         await hub.serve(websocket)
 
@@ -124,6 +136,7 @@ def create_app(config: DashboardConfig, *, start_consumer: bool = True) -> Starl
     app = Starlette(
         routes=[
             Route(prefix + "healthz", healthz),
+            Route(prefix + "metrics", metrics),
             WebSocketRoute(prefix + "ws", ws_endpoint),
             Mount("", app=WSGIMiddleware(dash_app.server)),  # type: ignore[arg-type]
         ],

@@ -79,6 +79,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Most points kept per series."),
     Setting("max_series", "DASH_MAX_SERIES", "5000", _number(1, 1_000_000, int),
             "Most series kept; points of further series are dropped and counted."),
+    Setting("stale_seconds", "DASH_STALE_SECONDS", "10", _number(1, 86400),
+            "A host that sent nothing for this many seconds is shown as stale (greyed, with its age)."),
     Setting("log_level", "DASH_LOG_LEVEL", "info", _log_level, "debug, info, warning or error."),
 )
 
@@ -94,6 +96,7 @@ class DashboardConfig:
     history_seconds: int = 900
     max_points: int = 3600
     max_series: int = 5000
+    stale_seconds: float = 10.0
     log_level: str = "info"
     kafka: Mapping[str, str] = field(default_factory=dict)  # librdkafka passthrough
 
