@@ -62,7 +62,8 @@ def create_app(config: DashboardConfig, *, start_consumer: bool = True) -> Starl
     consumer = MetricsConsumer(
         config.bootstrap_servers,
         config.topic,
-        history_ms=config.history_seconds * 1000,
+        # Replay what the longest view shows (24 h of 1-minute buckets), not only the raw window.
+        history_ms=store.longest_window_ms,
         on_samples=lambda samples: hub_ref["hub"].submit(samples),
         kafka_overrides=dict(config.kafka),
     )

@@ -279,7 +279,8 @@ class Hub:
         # Late arrivals older than the window (replayed history, a producer's backlog) are not news.
         self.store.prune(self._clock_ms())
         self.snapshots_sent += 1
-        series = self.store.snapshot(None if sub.everything else sub.matches)
+        series = self.store.snapshot(None if sub.everything else sub.matches,
+                                     window_ms=sub.window * 1000 or None, now_ms=self._clock_ms())
         return protocol.snapshot_frame(self.epoch, self.seq, series, self.status()).decode()
 
     def _catchup(self, since: int, sub: Subscription) -> str | None:

@@ -16,6 +16,7 @@ MAX_CLIENT_MESSAGE_BYTES = 4096
 MAX_PATTERNS = 50
 MAX_PATTERN_LEN = 200
 MAX_CLIENT_INTERVAL_S = 60.0
+MAX_WINDOW_S = 86_400
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class Subscription:
     hosts: tuple[str, ...] = ()
     metrics: tuple[str, ...] = ()
     interval: float = 0.0  # least seconds between data frames; 0 = every tick
+    window: int = 0  # seconds of history in the snapshot; 0 = the raw window
     _host_re: re.Pattern[str] | None = field(default=None, compare=False, hash=False, repr=False)
     _metric_re: re.Pattern[str] | None = field(default=None, compare=False, hash=False, repr=False)
 
@@ -106,7 +108,7 @@ def _patterns(doc: dict[str, Any], name: str) -> tuple[str, ...]:
 
 
 def _subscription(doc: dict[str, Any]) -> Subscription | None:
-    if not any(k in doc for k in ("hosts", "metrics", "topics", "interval")):
+    if not any(k in doc for k in ("hosts", "metrics", "topics", "interval", "window")):
         return None
     hosts = list(_patterns(doc, "hosts"))
     metrics = list(_patterns(doc, "metrics"))
@@ -122,7 +124,10 @@ def _subscription(doc: dict[str, Any]) -> Subscription | None:
     bad = isinstance(interval, bool) or not isinstance(interval, int | float)
     if bad or not 0 <= interval <= MAX_CLIENT_INTERVAL_S:
         raise ClientMessageError(f"'interval' must be a number of seconds from 0 to {MAX_CLIENT_INTERVAL_S:g}")
-    return Subscription(tuple(hosts), tuple(metrics), float(interval))
+    window = doc.get("window", 0)
+    if isinstance(window, bool) or not isinstance(window, int) or not 0 <= window <= MAX_WINDOW_S:
+        raise ClientMessageError(f"'window' must be whole seconds from 0 to {MAX_WINDOW_S}")
+    return Subscription(tuple(hosts), tuple(metrics), float(interval), window)
 
 
 def parse_client_message(text: str) -> ClientRequest:

@@ -1,13 +1,26 @@
 """Per-series history held by the dashboard process, so a new page (or a reload) starts full.
 
-Bounded three ways: points per series, age of points, number of series. Each sample is stored at
-most once per series: a point whose ``ts`` is not newer than the series' newest is a duplicate or a
-late arrival and is counted, not stored. That is what lets snapshot + deltas be gap- and duplicate-free.
+Three tiers per series, all in flat ``array`` columns (8 bytes a number, not a Python object each):
+
+| tier | resolution      | kept                       | used for windows          |
+|------|-----------------|----------------------------|---------------------------|
+| raw  | every sample    | ``window_ms`` (15 min) and ``max_points`` | up to the raw window |
+| 10 s | min/max/mean    | 1 h (360 buckets)          | up to 1 h                 |
+| 1 min| min/max/mean    | 24 h (1,440 buckets)       | up to 24 h                |
+
+Memory per series at 1 Hz with the defaults: raw 900 × 16 B + 10 s 360 × 36 B + 1 min 1,440 × 36 B
+≈ 79 KB at most (plus ~1 KB of fixed overhead); 1,000 series ≈ 80 MB. ``max_series`` caps the count;
+points of further series are dropped and counted.
+
+Each sample is stored at most once per series: a point whose ``ts`` is not newer than the series'
+newest is a duplicate or a late arrival and is counted, not stored. That is what lets snapshot +
+deltas be gap- and duplicate-free.
 """
 
 from __future__ import annotations
 
-from collections import deque
+from array import array
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -15,11 +28,7 @@ from .messages import Sample
 
 SeriesKey = tuple[str, str]  # (host, metric)
 
-
-@dataclass(slots=True)
-class _Series:
-    ts: deque[int] = field(default_factory=deque)
-    y: deque[float] = field(default_factory=deque)
+SLACK = 1.1  # trim a column only when it is 10 % over its bound: amortised O(1) appends
 
 
 @dataclass(slots=True)
@@ -39,15 +48,85 @@ class Batch:
         return sum(len(ts) for ts, _ in self.points.values())
 
 
+class _Tier:
+    """Fixed-width buckets keeping min, max, sum and count (mean = sum / count)."""
+
+    __slots__ = ("cap", "cnt", "mn", "mx", "res", "start", "sum")
+
+    def __init__(self, res_ms: int, cap: int) -> None:
+        self.res = res_ms
+        self.cap = cap
+        self.start = array("q")
+        self.mn = array("d")
+        self.mx = array("d")
+        self.sum = array("d")
+        self.cnt = array("l")
+
+    def add(self, ts: int, y: float) -> None:
+        bucket = ts - ts % self.res
+        if self.start and self.start[-1] == bucket:
+            if y < self.mn[-1]:
+                self.mn[-1] = y
+            if y > self.mx[-1]:
+                self.mx[-1] = y
+            self.sum[-1] += y
+            self.cnt[-1] += 1
+            return
+        self.start.append(bucket)
+        self.mn.append(y)
+        self.mx.append(y)
+        self.sum.append(y)
+        self.cnt.append(1)
+        if len(self.start) > self.cap * SLACK:
+            self._drop(len(self.start) - self.cap)
+
+    def _drop(self, n: int) -> None:
+        for col in (self.start, self.mn, self.mx, self.sum, self.cnt):
+            del col[:n]
+
+    def prune(self, cutoff_ms: int) -> None:
+        n = bisect_left(self.start, cutoff_ms - self.res + 1)  # keep the bucket that holds the cutoff
+        if n:
+            self._drop(n)
+
+    def since(self, cutoff_ms: int) -> dict[str, object]:
+        i = bisect_left(self.start, cutoff_ms - self.res + 1)
+        cnt = self.cnt[i:]
+        return {
+            "ts": self.start[i:].tolist(),
+            "y": [s / c for s, c in zip(self.sum[i:], cnt, strict=True)],
+            "min": self.mn[i:].tolist(),
+            "max": self.mx[i:].tolist(),
+            "res": self.res,
+        }
+
+
+TIERS = ((10_000, 3_600_000), (60_000, 86_400_000))  # (resolution ms, span ms)
+
+
+class _Series:
+    __slots__ = ("tiers", "ts", "y")
+
+    def __init__(self) -> None:
+        self.ts = array("q")
+        self.y = array("d")
+        self.tiers = tuple(_Tier(res, span // res) for res, span in TIERS)
+
+
 class SeriesStore:
     def __init__(self, window_ms: int, max_points: int, max_series: int) -> None:
         self.window_ms = window_ms
         self.max_points = max_points
         self.max_series = max_series
         self._series: dict[SeriesKey, _Series] = {}
+        self._points = 0
         self.duplicate_points = 0
         self.dropped_series_points = 0  # points of series refused by the series cap
         self.last_seen: dict[str, float] = {}  # host -> relay clock (s) of its newest arrival
+
+    @property
+    def longest_window_ms(self) -> int:
+        return max(self.window_ms, TIERS[-1][1])
 
     def seen(self, host: str, now: float) -> None:
         self.last_seen[host] = now
@@ -58,6 +137,7 @@ class SeriesStore:
 
     def add(self, sample: Sample, batch: Batch) -> None:
         """Store the sample's points; every point actually stored is also appended to ``batch``."""
+        ts = sample.ts
         for metric, y in sample.metrics.items():
             key = (sample.host, metric)
             series = self._series.get(key)
@@ -66,25 +146,36 @@ class SeriesStore:
                     self.dropped_series_points += 1
                     continue
                 series = self._series[key] = _Series()
-            if series.ts and sample.ts <= series.ts[-1]:
+            if series.ts and ts <= series.ts[-1]:
                 self.duplicate_points += 1
                 continue
-            series.ts.append(sample.ts)
+            series.ts.append(ts)
             series.y.append(y)
-            if len(series.ts) > self.max_points:
-                series.ts.popleft()
-                series.y.popleft()
-            batch.add(key, sample.ts, y)
+            self._points += 1
+            for tier in series.tiers:
+                tier.add(ts, y)
+            if len(series.ts) > self.max_points * SLACK:
+                n = len(series.ts) - self.max_points
+                del series.ts[:n]
+                del series.y[:n]
+                self._points -= n
+            batch.add(key, ts, y)
 
     def prune(self, now_ms: int) -> None:
-        """Forget points older than the window; forget series with no point left."""
+        """Forget what is older than each tier keeps; forget series with nothing left."""
         cutoff = now_ms - self.window_ms
         empty = []
         for key, series in self._series.items():
-            while series.ts and series.ts[0] < cutoff:
-                series.ts.popleft()
-                series.y.popleft()
-            if not series.ts:
+            n = bisect_left(series.ts, cutoff)
+            if len(series.ts) - n > self.max_points:
+                n = len(series.ts) - self.max_points
+            if n:
+                del series.ts[:n]
+                del series.y[:n]
+                self._points -= n
+            for tier, (_res, span) in zip(series.tiers, TIERS, strict=True):
+                tier.prune(now_ms - span)
+            if not series.ts and not series.tiers[-1].start:
                 empty.append(key)
         for key in empty:
             del self._series[key]
@@ -92,12 +183,38 @@ class SeriesStore:
         for host in [h for h in self.last_seen if h not in hosts]:
             del self.last_seen[host]
 
-    def snapshot(self, keep: Callable[[SeriesKey], bool] | None = None) -> list[dict[str, object]]:
-        return [
-            {"host": host, "metric": metric, "ts": list(s.ts), "y": list(s.y)}
-            for (host, metric), s in sorted(self._series.items())
-            if keep is None or keep((host, metric))
-        ]
+    def _raw_since(self, series: _Series, cutoff_ms: int) -> dict[str, object]:
+        i = bisect_left(series.ts, cutoff_ms)
+        i = max(i, len(series.ts) - self.max_points)
+        return {"ts": series.ts[i:].tolist(), "y": series.y[i:].tolist()}
+
+    def snapshot(
+        self,
+        keep: Callable[[SeriesKey], bool] | None = None,
+        window_ms: int | None = None,
+        now_ms: int | None = None,
+    ) -> list[dict[str, object]]:
+        """Each kept series over ``window_ms`` (default: the raw window) ending at ``now_ms``.
+
+        Windows longer than the raw window come from the coarsest tier that covers them, with the
+        bucket resolution in ``res`` and ``min``/``max`` beside the mean ``y``.
+        """
+        window_ms = self.window_ms if window_ms is None else window_ms
+        out = []
+        for (host, metric), s in sorted(self._series.items()):
+            if keep is not None and not keep((host, metric)):
+                continue
+            end = now_ms if now_ms is not None else (s.ts[-1] if s.ts else 0)
+            cutoff = end - window_ms
+            if window_ms <= self.window_ms:
+                body = self._raw_since(s, cutoff)
+            else:
+                tier = next((t for t, (_r, span) in zip(s.tiers, TIERS, strict=True) if window_ms <= span),
+                            s.tiers[-1])
+                body = tier.since(cutoff)
+            if body["ts"]:
+                out.append({"host": host, "metric": metric, **body})
+        return out
 
     def latest(self, keep: Callable[[SeriesKey], bool] | None = None) -> Batch:
         """The newest point of every (kept) series: what a slow client gets instead of its backlog."""
@@ -113,4 +230,4 @@ class SeriesStore:
 
     @property
     def point_count(self) -> int:
-        return sum(len(s.ts) for s in self._series.values())
+        return self._points

@@ -46,3 +46,32 @@ def test_prune_drops_old_points_and_empty_series():
     store.add(sample("new", 1900, x=2.0), batch)
     store.prune(now_ms=2000)
     assert [(s["host"], s["ts"]) for s in store.snapshot()] == [("new", [1900])]
+
+
+def test_tiers_keep_min_max_mean_per_bucket_and_long_windows_use_them():
+    store = SeriesStore(window_ms=60_000, max_points=100, max_series=10)
+    batch = Batch()
+    base = 1_800_000_000_000  # a multiple of 60 s
+    for i in range(120):  # 2 minutes at 1 Hz, value = second
+        store.add(sample("h", base + i * 1000, m=float(i)), batch)
+    now = base + 119_000
+    raw = store.snapshot(window_ms=30_000, now_ms=now)[0]
+    assert raw["ts"] == [base + i * 1000 for i in range(89, 120)] and "res" not in raw
+    ten = store.snapshot(window_ms=3_600_000, now_ms=now)[0]
+    assert ten["res"] == 10_000 and len(ten["ts"]) == 12
+    assert (ten["ts"][0], ten["min"][0], ten["max"][0], ten["y"][0]) == (base, 0.0, 9.0, 4.5)
+    day = store.snapshot(window_ms=86_400_000, now_ms=now)[0]
+    assert day["res"] == 60_000 and day["ts"] == [base, base + 60_000]
+    assert (day["min"][1], day["max"][1], day["y"][1]) == (60.0, 119.0, 89.5)
+
+
+def test_prune_keeps_tiers_longer_than_the_raw_window():
+    store = SeriesStore(window_ms=60_000, max_points=100, max_series=10)
+    batch = Batch()
+    base = 1_800_000_000_000
+    store.add(sample("h", base, m=1.0), batch)
+    store.prune(now_ms=base + 600_000)  # 10 min later: raw is gone, buckets stay
+    assert store.point_count == 0 and store.series_count == 1
+    assert store.snapshot(window_ms=3_600_000, now_ms=base + 600_000)[0]["ts"] == [base]
+    store.prune(now_ms=base + 90_000_000)  # past 24 h: all gone
+    assert store.series_count == 0
