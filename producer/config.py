@@ -1,8 +1,9 @@
 """The producer's settings: one table drives the CLI flags, the environment, `--print-config` and the docs.
 
-Precedence: command-line flag > environment variable > default. An empty environment variable counts
-as unset (so `PRODUCER_TOPIC=` in an EnvironmentFile means "default"). A bad value raises ConfigError
-with one line naming the key and the value, e.g. `PRODUCER_INTERVAL='abc': not a number`.
+Precedence: command-line flag > environment variable > `--env-file` (KEY=VALUE lines) > default. An
+empty variable counts as unset (so `PRODUCER_TOPIC=` in an EnvironmentFile means "default"). A bad value
+raises ConfigError with one line naming the key and the value, e.g.
+`PRODUCER_INTERVAL='abc': not a number`.
 
 Every other `KAFKA_<NAME>` variable passes through to librdkafka as `<name>` with `_` -> `.`
 (`KAFKA_SECURITY_PROTOCOL=SASL_SSL` -> `security.protocol`); librdkafka itself checks those when the
@@ -21,12 +22,20 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal, cast, get_args
 
-from producer import samplers
+from producer import envfile, samplers
 from producer.errors import ConfigError
 
 LogLevel = Literal["debug", "info", "warning", "error"]
 
 MIN_INTERVAL = 0.1
+MIN_BUFFER = 10
+# Devices whose I/O is not worth a series of its own or would be counted twice: loop, RAM, zram,
+# floppy and CD-ROM devices, and partitions of sdX/vdX/xvdX/hdX, NVMe and MMC disks (node_exporter's
+# default, plus zram/sr).
+DEFAULT_DISK_EXCLUDE = r"^(loop|ram|zram|fd|sr)\d+$|^((h|s|v|xv)d[a-z]+|nvme\d+n\d+p|mmcblk\d+p)\d+$"
+# Loopback, and the host ends of container links (their traffic shows on the bridge / in the container).
+DEFAULT_NET_EXCLUDE = r"^(lo|veth.*)$"
+ENV_FILE_ENV = "PRODUCER_ENV_FILE"
 KAFKA_PREFIX = "KAFKA_"
 # Variables that Kafka's own scripts (kafka-run-class.sh, kafka-server-start.sh) read. They are often
 # set on machines that run Kafka and are not librdkafka settings, so they do not pass through.
@@ -62,9 +71,15 @@ class Config:
     topic: str = "system-metrics"
     interval: float = 1.0
     host_id: str = field(default_factory=socket.gethostname)
-    metrics: tuple[str, ...] = ("cpu", "memory")
+    metrics: tuple[str, ...] = field(default_factory=samplers.families)
+    per_core: bool = True
+    per_device: bool = True
+    disk_exclude: str = DEFAULT_DISK_EXCLUDE
+    net_exclude: str = DEFAULT_NET_EXCLUDE
+    buffer_samples: int = 1800
     flush_timeout: float = 10.0
     log_level: LogLevel = "info"
+    env_file: str | None = None
     # librdkafka settings from KAFKA_* variables: dotted key -> value, as given.
     kafka: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
@@ -74,6 +89,14 @@ class Config:
         out["metrics"] = ",".join(self.metrics)
         out["kafka"] = mask(self.kafka)
         return out
+
+    def sampler_options(self) -> samplers.Options:
+        return samplers.Options(
+            per_core=self.per_core,
+            per_device=self.per_device,
+            disk_exclude=re.compile(self.disk_exclude),
+            net_exclude=re.compile(self.net_exclude),
+        )
 
 
 # --- value parsers: str -> value, ValueError(reason) on a bad value -------------------------------
@@ -142,6 +165,37 @@ def _metrics(raw: str) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("true", "yes", "on", "1"):
+        return True
+    if value in ("false", "no", "off", "0"):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _regex(raw: str) -> str:
+    try:
+        re.compile(raw)
+    except re.error as exc:
+        raise ValueError(f"not a valid regular expression: {exc}") from None
+    return raw
+
+
+def _buffer(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError("not a whole number") from None
+    if value < MIN_BUFFER:
+        raise ValueError(f"must be at least {MIN_BUFFER}")
+    return value
+
+
+def _path(raw: str) -> str:
+    return raw
+
+
 def _log_level(raw: str) -> LogLevel:
     value = raw.strip().lower()
     for choice in get_args(LogLevel):
@@ -205,9 +259,55 @@ SETTINGS: tuple[Setting, ...] = (
         "PRODUCER_METRICS",
         "--metrics",
         _metrics,
-        "`cpu,memory`",
+        "`" + ",".join(samplers.families()) + "`",
         "Metric families to sample, comma-separated (see docs/metrics.md).",
         "FAMILY[,...]",
+    ),
+    Setting(
+        "per_core",
+        "PRODUCER_PER_CORE",
+        "--per-core",
+        _bool,
+        "`true`",
+        "Also send each core's busy % (`cpu.core<N>.percent`); false for hosts with hundreds of cores.",
+        "true|false",
+    ),
+    Setting(
+        "per_device",
+        "PRODUCER_PER_DEVICE",
+        "--per-device",
+        _bool,
+        "`true`",
+        "Also send per-disk, per-interface and per-mount metrics; false keeps only the totals.",
+        "true|false",
+    ),
+    Setting(
+        "disk_exclude",
+        "PRODUCER_DISK_EXCLUDE",
+        "--disk-exclude",
+        _regex,
+        f"`{DEFAULT_DISK_EXCLUDE}`",
+        "Block devices to leave out (regular expression, searched in the name); loops and partitions by default.",
+        "REGEX",
+    ),
+    Setting(
+        "net_exclude",
+        "PRODUCER_NET_EXCLUDE",
+        "--net-exclude",
+        _regex,
+        f"`{DEFAULT_NET_EXCLUDE}`",
+        "Network interfaces to leave out (regular expression, searched in the name).",
+        "REGEX",
+    ),
+    Setting(
+        "buffer_samples",
+        "PRODUCER_BUFFER_SAMPLES",
+        "--buffer-samples",
+        _buffer,
+        "`1800`",
+        f"Samples held while Kafka is unreachable (at least {MIN_BUFFER}); beyond that the oldest are dropped "
+        "and counted. 1800 = 30 min at 1 Hz.",
+        "N",
     ),
     Setting(
         "flush_timeout",
@@ -227,6 +327,15 @@ SETTINGS: tuple[Setting, ...] = (
         f"Log level on stderr: {', '.join(get_args(LogLevel))}.",
         "LEVEL",
     ),
+    Setting(
+        "env_file",
+        ENV_FILE_ENV,
+        "--env-file",
+        _path,
+        "none",
+        "File of NAME=VALUE lines read before the settings: the environment and flags override it.",
+        "PATH",
+    ),
 )
 
 
@@ -238,12 +347,13 @@ def add_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> 
             dest=s.name,
             default=None,
             metavar=s.metavar,
-            help=f"{s.help} Env {s.env}; default {s.doc_default.strip('`')}.",
+            help=f"{s.help} Env {s.env}; default {s.doc_default.strip('`')}.".replace("%", "%%"),
         )
 
 
 def load(cli: Mapping[str, Any], environ: Mapping[str, str]) -> Config:
-    """Build the Config from parsed flags (name -> str or None) and the environment."""
+    """Build the Config from parsed flags (name -> str or None), the environment and the env file."""
+    environ = _with_env_file(cli, environ)
     values: dict[str, Any] = {}
     for s in SETTINGS:
         raw = cli.get(s.name)
@@ -259,6 +369,26 @@ def load(cli: Mapping[str, Any], environ: Mapping[str, str]) -> Config:
             raise ConfigError(f"{source}={raw!r}: {exc}") from None
     values["kafka"] = MappingProxyType(kafka_passthrough(environ))
     return Config(**values)
+
+
+def _with_env_file(cli: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment on top of the env file's variables (when one is given): the environment wins."""
+    path, source = cli.get("env_file"), "--env-file"
+    if path is None:
+        path, source = environ.get(ENV_FILE_ENV) or None, ENV_FILE_ENV
+    merged: dict[str, str] = {}
+    if path is not None:
+        try:
+            merged = envfile.read(path)
+        except OSError as exc:
+            raise ConfigError(f"{source}={path!r}: cannot read: {exc.strerror or exc}") from None
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{source}={path!r}: {exc}") from None
+        merged.pop(ENV_FILE_ENV, None)
+    merged.update({k: v for k, v in environ.items() if v})
+    if path is not None:
+        merged[ENV_FILE_ENV] = path
+    return merged
 
 
 def env_name(kafka_key: str) -> str:
@@ -287,8 +417,12 @@ def mask(settings: Mapping[str, Any]) -> dict[str, Any]:
     return {k: (MASK if is_secret(k) else v) for k, v in settings.items()}
 
 
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")  # GitHub renders `\|` inside a table cell, even in code, as `|`
+
+
 def markdown_table(settings: Iterable[Setting] = SETTINGS) -> str:
     """The table docs/configuration.md shows under "Producer" (a test checks it is there verbatim)."""
     rows = ["| flag | environment | default | meaning |", "|---|---|---|---|"]
-    rows += [f"| `{s.flag}` | `{s.env}` | {s.doc_default} | {s.help} |" for s in settings]
+    rows += [f"| `{s.flag}` | `{s.env}` | {_cell(s.doc_default)} | {_cell(s.help)} |" for s in settings]
     return "\n".join(rows)

@@ -1,34 +1,27 @@
-"""producer.samplers: the registry, and the cpu and memory families on fake and real psutil readings."""
+"""producer.samplers: the registry, rate arithmetic, options, and every family on this machine's real /proc.
+
+The exact per-family numbers are checked against recorded /proc snapshots in test_producer_procfs.py.
+"""
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections import namedtuple
-from typing import Any, NamedTuple
+from typing import Any
 
 import psutil
 import pytest
 
 from producer import samplers
+from producer.samplers import AgentSampler, AgentStatus, Options
+from producer.samplers._counters import Counters, total_rates
 from producer.samplers.base import MetricSpec, Sampler, register
 from producer.samplers.cpu import CpuSampler
+from producer.samplers.disk import fs_used_percent
 from producer.samplers.memory import MemorySampler
-
-
-# Same fields as psutil's Linux results (psutil._pslinux.scputimes / svmem).
-class CpuTimes(NamedTuple):
-    user: float = 0.0
-    nice: float = 0.0
-    system: float = 0.0
-    idle: float = 0.0
-    iowait: float = 0.0
-    irq: float = 0.0
-    softirq: float = 0.0
-    steal: float = 0.0
-    guest: float = 0.0
-    guest_nice: float = 0.0
-
+from tests.test_producer_procfs import CASES_DIR, _load, _template, replay
 
 VirtualMemory = namedtuple(
     "VirtualMemory", "total available percent used free active inactive buffers cached shared slab"
@@ -41,21 +34,11 @@ def _vm(total: int, available: int, **other: int) -> Any:
     return VirtualMemory(**fields)
 
 
-class Readings:
-    """A fake psutil function returning the given readings in turn."""
-
-    def __init__(self, *readings: Any) -> None:
-        self._readings = list(readings)
-
-    def __call__(self) -> Any:
-        return self._readings.pop(0)
-
-
 # --- registry -------------------------------------------------------------------------------------
 
 
 def test_families_registered_by_name() -> None:
-    assert samplers.families() == ("cpu", "memory")
+    assert samplers.families() == ("cpu", "disk", "memory", "network", "system")
     created = samplers.create(["memory", "cpu"])
     assert [type(s) for s in created] == [MemorySampler, CpuSampler]
 
@@ -64,11 +47,24 @@ def test_metric_specs_are_well_formed() -> None:
     specs = samplers.metric_specs()
     names = [s.name for s in specs]
     assert len(names) == len(set(names))
-    assert {"cpu.percent", "mem.used_percent"} <= set(names)
+    assert {"cpu.percent", "mem.used_percent", "agent.samples_dropped", "agent.buffer_depth"} <= set(names)
     for spec in specs:
-        assert re.fullmatch(r"[a-z]+(\.[a-z_]+)+", spec.name), spec.name
-        assert spec.kind in ("gauge", "rate")
-        assert spec.unit and spec.help
+        assert re.fullmatch(r"[a-z]+(\.([a-z0-9_]|<[A-Za-z]+>)+)+", spec.name), spec.name
+        assert spec.kind in ("gauge", "rate", "counter")
+        assert spec.help
+        # the dashboard infers the unit from the name's suffix: the declared unit must agree with it
+        assert spec.unit == _unit_from_suffix(spec.name), spec.name
+        if spec.kind == "rate":
+            assert spec.name.endswith("_per_s"), spec.name
+
+
+def _unit_from_suffix(name: str) -> str:
+    """The dashboard's rule (percent → %, bytes → B, bytes_per_s → B/s, per_s → /s, seconds → s)."""
+    for suffix, unit in (("bytes_per_s", "bytes/s"), ("per_s", "/s"), ("percent", "%"), ("bytes", "bytes"),
+                         ("seconds", "s")):
+        if name.endswith(suffix):
+            return unit
+    return "1"
 
 
 def test_registering_a_second_class_under_a_taken_name_fails() -> None:
@@ -81,105 +77,182 @@ def test_registering_a_second_class_under_a_taken_name_fails() -> None:
 
     with pytest.raises(ValueError, match="already CpuSampler"):
         register(Impostor)
-    assert samplers.families() == ("cpu", "memory")
+    assert samplers.families() == ("cpu", "disk", "memory", "network", "system")
 
 
-@pytest.mark.parametrize("family", ["cpu", "memory"])
-def test_real_sampler_emits_only_declared_metrics(family: str) -> None:
-    (sampler,) = samplers.create([family])
-    declared = {spec.name for spec in sampler.metrics}
-    assert set(_sample_when_ready(sampler)) <= declared
+def test_a_family_whose_first_reading_fails_is_still_created(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(psutil, "PROCFS_PATH", str(tmp_path))  # an empty /proc: nothing to read
+    (sampler,) = samplers.create(["cpu"])
+    assert isinstance(sampler, CpuSampler)
+    assert "first reading failed" in caplog.text
+    with pytest.raises(OSError):
+        sampler.sample()  # the service logs this per tick and carries on with the other families
+
+
+# --- rates ----------------------------------------------------------------------------------------
+
+
+def test_first_reading_has_no_rate_then_delta_per_second() -> None:
+    c = Counters()
+    assert c.update({"a": 100.0}, now=10.0) == {}
+    assert c.update({"a": 160.0}, now=12.0) == {"a": 30.0}
+
+
+def test_counter_going_backwards_gives_no_rate_and_rebases() -> None:
+    c = Counters()
+    c.update({"a": 1000.0, "b": 5.0}, now=0.0)
+    assert c.update({"a": 10.0, "b": 7.0}, now=1.0) == {"b": 2.0}  # a reset: nothing, never negative
+    assert c.update({"a": 30.0, "b": 7.0}, now=2.0) == {"a": 20.0, "b": 0.0}
+
+
+def test_vanished_key_starts_over_when_it_returns() -> None:
+    c = Counters()
+    c.update({"a": 1.0, "b": 1.0}, now=0.0)
+    assert c.update({"b": 2.0}, now=1.0) == {"b": 1.0}
+    assert c.update({"a": 10_000.0, "b": 3.0}, now=2.0) == {"b": 1.0}  # no 'a' spike across its absence
+    assert c.update({"a": 10_005.0, "b": 3.0}, now=3.0) == {"a": 5.0, "b": 0.0}
+
+
+def test_clock_not_advancing_gives_no_rate() -> None:
+    c = Counters()
+    c.update({"a": 1.0}, now=5.0)
+    assert c.update({"a": 2.0}, now=5.0) == {}
+
+
+def test_totals_sum_per_field_over_devices() -> None:
+    rates = {"sda.read_bytes": 1.5, "sdb.read_bytes": 2.0, "eth0.100.read_count": 4.0}  # dotted names too
+    assert total_rates(rates, ["read_bytes", "read_count", "write_bytes"]) == {"read_bytes": 3.5, "read_count": 4.0}
+
+
+@pytest.mark.parametrize(
+    ("blocks", "bfree", "bavail", "want"),
+    [(1000, 400, 350, 63.16), (1000, 0, 0, 100.0), (1000, 1000, 1000, 0.0), (0, 0, 0, None)],
+)
+def test_fs_used_percent_like_df(blocks: int, bfree: int, bavail: int, want: float | None) -> None:
+    st = namedtuple("st", "f_blocks f_bfree f_bavail f_frsize")(blocks, bfree, bavail, 4096)
+    assert fs_used_percent(st) == want
+
+
+# --- options --------------------------------------------------------------------------------------
+
+
+def _replay_with(name: str, **options: Any) -> list[dict[str, float]]:
+    case = _load(name)
+    return replay(CASES_DIR / name, {**case, "options": {**case.get("options", {}), **options}})
+
+
+def test_per_device_off_keeps_only_totals() -> None:
+    for values in _replay_with("device-hotplug", per_device=False):
+        assert values, "totals are still there"
+        for name in values:
+            assert name.count(".") == 1, name  # disk.read_bytes_per_s, net.rx_bytes_per_s, fs.max_used_percent
+    full = _replay_with("device-hotplug")
+    off = _replay_with("device-hotplug", per_device=False)
+    assert [{k: v for k, v in f.items() if k.count(".") == 1} for f in full] == off
+
+
+def test_per_core_off_keeps_the_whole_system_figures() -> None:
+    (_, _, _, last) = _replay_with("cpu-offline", per_core=False)
+    assert last["cpu.percent"] == 25.0
+    assert not [name for name in last if name.startswith("cpu.core")]
+
+
+def test_exclude_patterns_apply_to_per_device_metrics_and_totals() -> None:
+    values = _replay_with("counter-reset", net_exclude="^(lo|eth0)$", disk_exclude="^sd")[-1]
+    assert not [name for name in values if ".eth0." in name or name.startswith("disk.")]
+    assert values["net.tx_bytes_per_s"] == values["net.eth1.tx_bytes_per_s"] == 500.0
+    everything = _replay_with("counter-reset", net_exclude="^$", disk_exclude="^$")[-1]
+    assert everything["net.lo.rx_bytes_per_s"] == 500.0
+    assert "disk.sda1.reads_per_s" in everything
+
+
+# --- memory on a fake reading ---------------------------------------------------------------------
+
+
+def test_memory_used_is_total_minus_available_not_psutils_used() -> None:
+    vm = _vm(total=16 * 2**30, available=12 * 2**30, used=2**30, free=2**30)
+    values = MemorySampler(virtual_memory=lambda: vm).sample()
+    assert values["mem.used_percent"] == 25.0
+    assert values["mem.used_bytes"] == float(4 * 2**30)
+
+
+def test_memory_zero_total_leaves_the_ram_metrics_out() -> None:
+    values = MemorySampler(virtual_memory=lambda: _vm(total=0, available=0)).sample()
+    assert not [name for name in values if not name.startswith("mem.swap")]
+
+
+# --- the agent's own metrics ----------------------------------------------------------------------
+
+
+def test_agent_metrics_report_the_status_and_own_cpu() -> None:
+    now = [100.0]
+    status = AgentStatus(
+        sent=7, dropped=2, delivery_errors=1, buffer_depth=3, ticks_skipped=4, last_sample_seconds=0.00125
+    )
+    agent = AgentSampler(lambda: status, clock=lambda: now[0])
+    deadline = time.process_time() + 0.05
+    while time.process_time() < deadline:  # burn some CPU so the agent has something to report
+        pass
+    now[0] += 1.0
+    values = agent.sample()
+    assert values["agent.samples_sent"] == 7.0
+    assert values["agent.samples_dropped"] == 2.0
+    assert values["agent.delivery_errors"] == 1.0
+    assert values["agent.buffer_depth"] == 3.0
+    assert values["agent.ticks_skipped"] == 4.0
+    assert values["agent.sample_seconds"] == 0.00125
+    assert values["agent.cpu_percent"] >= 4.0  # ≥ 0.05 s of CPU over 1 s of (fake) time
+    assert values["agent.rss_bytes"] == pytest.approx(psutil.Process().memory_info().rss, rel=0.5)
+    assert {spec.name for spec in AgentSampler.metrics} == set(values)
+
+
+# --- every family on this machine -----------------------------------------------------------------
+
+
+def _defaults() -> Options:
+    from producer.config import Config
+
+    return Config().sampler_options()
+
+
+@pytest.mark.parametrize("family", samplers.families())
+def test_real_family_emits_declared_metrics_in_range(family: str) -> None:
+    (sampler,) = samplers.create([family], _defaults())
+    patterns = [_template(s.name) for s in sampler.metrics]
+    values = _sample_when_ready(sampler)
+    assert values
+    for name, value in values.items():
+        assert any(p.match(name) for p in patterns), name
+        assert math.isfinite(value) and value >= 0, name
+        if name.endswith("percent"):
+            assert value <= 100.0, name
 
 
 def _sample_when_ready(sampler: Sampler, deadline_s: float = 5.0) -> dict[str, float]:
-    """Sample until every declared metric is present (cpu needs one clock tick between readings)."""
-    declared = {spec.name for spec in sampler.metrics}
+    """Sample until the whole-family figures are there (cpu needs a clock tick between readings)."""
     deadline = time.monotonic() + deadline_s
     while True:
         values = sampler.sample()
-        if set(values) == declared or time.monotonic() > deadline:
+        if "cpu.percent" in values or sampler.family != "cpu" or time.monotonic() > deadline:
             return values
         time.sleep(0.02)
 
 
-# --- cpu ------------------------------------------------------------------------------------------
-
-
-def test_cpu_percent_from_deltas() -> None:
-    first = CpuTimes(user=100, system=50, idle=800, iowait=50)
-    # +30 user (of which 10 guest), +10 system, +50 idle, +10 iowait: busy 40 of 100
-    second = CpuTimes(user=130, system=60, idle=850, iowait=60, guest=10)
-    sampler = CpuSampler(cpu_times=Readings(first, second))
-    assert sampler.sample() == {"cpu.percent": 40.0}
-
-
-def test_cpu_first_sample_covers_time_since_construction() -> None:
-    sampler = CpuSampler(cpu_times=Readings(CpuTimes(user=1, idle=1), CpuTimes(user=2, idle=2)))
-    assert sampler.sample() == {"cpu.percent": 50.0}
-
-
-def test_cpu_no_tick_elapsed_emits_nothing() -> None:
-    same = CpuTimes(user=5, idle=5)
-    sampler = CpuSampler(cpu_times=Readings(same, same, CpuTimes(user=6, idle=6)))
-    assert sampler.sample() == {}
-    assert sampler.sample() == {"cpu.percent": 50.0}
-
-
-def test_cpu_counters_going_backwards_are_a_reset_not_a_negative_rate() -> None:
-    sampler = CpuSampler(
-        cpu_times=Readings(
-            CpuTimes(user=500, idle=500),
-            CpuTimes(user=10, idle=10),  # e.g. CPUs went offline: totals drop
-            CpuTimes(user=10, idle=20),  # next sample starts from the reset reading
-        )
-    )
-    assert sampler.sample() == {}
-    assert sampler.sample() == {"cpu.percent": 0.0}
-
-
-def test_cpu_percent_is_clamped() -> None:
-    # iowait can go backwards on Linux while the total still grows: busy delta > total delta.
-    sampler = CpuSampler(
-        cpu_times=Readings(CpuTimes(user=0, idle=100, iowait=50), CpuTimes(user=10, idle=100, iowait=45))
-    )
-    assert sampler.sample() == {"cpu.percent": 100.0}
-
-
-def test_cpu_real_psutil_in_range() -> None:
-    sampler = CpuSampler()
-    value = _sample_when_ready(sampler)["cpu.percent"]
-    assert 0.0 <= value <= 100.0
-
-
-# --- memory ---------------------------------------------------------------------------------------
-
-
-def test_memory_from_fake_reading() -> None:
-    # psutil's own `used` (here 1 GiB) is not what we report: used = total - available.
-    vm = _vm(total=16 * 2**30, available=12 * 2**30, used=2**30, free=2**30)
-    assert MemorySampler(virtual_memory=lambda: vm).sample() == {
-        "mem.used_percent": 25.0,
-        "mem.total_bytes": float(16 * 2**30),
-        "mem.available_bytes": float(12 * 2**30),
-        "mem.used_bytes": float(4 * 2**30),
-    }
-
-
-def test_memory_zero_total_emits_nothing() -> None:
-    assert MemorySampler(virtual_memory=lambda: _vm(total=0, available=0)).sample() == {}
-
-
-def test_memory_is_the_systems_not_the_process() -> None:
+def test_real_memory_is_the_systems_not_the_process() -> None:
     before = psutil.virtual_memory()
     values = MemorySampler().sample()
     after = psutil.virtual_memory()
     assert values["mem.total_bytes"] == before.total == after.total
-    low, high = sorted(
-        ((vm.total - vm.available) / vm.total * 100 for vm in (before, after)),
-    )
-    tolerance = 0.5  # percentage points: memory moves between the three readings
-    assert low - tolerance <= values["mem.used_percent"] <= high + tolerance
-    assert abs(values["mem.used_percent"] - before.percent) < 1.0  # psutil counts it the same way
-    assert values["mem.used_bytes"] == values["mem.total_bytes"] - values["mem.available_bytes"]
-    assert 0.0 < values["mem.used_percent"] < 100.0
+    low, high = sorted((vm.total - vm.available) / vm.total * 100 for vm in (before, after))
+    assert low - 0.5 <= values["mem.used_percent"] <= high + 0.5
     assert values["mem.used_bytes"] >= psutil.Process().memory_info().rss
+
+
+def test_real_cpu_cores_match_the_machine() -> None:
+    (sampler,) = samplers.create(["cpu"], _defaults())
+    values = _sample_when_ready(sampler)
+    cores = {name for name in values if name.startswith("cpu.core")}
+    assert len(cores) == psutil.cpu_count()
+    assert values["load.1m"] == pytest.approx(psutil.getloadavg()[0], abs=0.5)
