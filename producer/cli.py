@@ -1,7 +1,8 @@
 """Command line: `metrics-producer` / `python -m producer`.
 
 Exit codes: 0 done (including stop by SIGTERM/SIGINT), 1 runtime failure (`--once` sample not
-delivered, fatal Kafka client error), 2 bad configuration.
+delivered, fatal Kafka client error), 2 bad configuration, 130 a second SIGINT/SIGTERM cut the final
+flush short.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from types import FrameType
 
 from producer import config, samplers
 from producer.errors import ConfigError, SinkError
+from producer.sdnotify import Notifier
 from producer.service import Service
 from producer.sink import KafkaSink, PrintSink, Sink, client_config
 
@@ -25,6 +27,7 @@ from producer.sink import KafkaSink, PrintSink, Sink, client_config
 ONCE_TIMEOUT = 30.0
 PROG = "metrics-producer"
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+FORCED_EXIT = 130  # 128 + SIGINT, as a shell reports a process killed by Ctrl-C
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,14 +68,24 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         return 0
 
     logging.basicConfig(level=cfg.log_level.upper(), stream=sys.stderr, format=LOG_FORMAT)
-    sink: Sink = PrintSink() if args.dry_run else KafkaSink(client_config(cfg, **overrides), cfg.topic)
+    sink: Sink = (
+        PrintSink()
+        if args.dry_run
+        else KafkaSink(client_config(cfg, **overrides), cfg.topic, capacity=cfg.buffer_samples)
+    )
     service = Service(
-        samplers.create(cfg.metrics),
+        samplers.create(cfg.metrics, cfg.sampler_options()),
         sink,
         host_id=cfg.host_id,
         interval=cfg.interval,
         flush_timeout=max(cfg.flush_timeout, ONCE_TIMEOUT + 5) if args.once else cfg.flush_timeout,
+        notifier=Notifier(),
     )
+    try:
+        sink.start()  # librdkafka checks the KAFKA_* settings here: a bad one is a config error
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     logging.getLogger(__name__).info(
         "sampling %s every %g s as %r -> %s",
         ",".join(cfg.metrics),
@@ -83,9 +96,6 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     try:
         with _stop_on_signals(service):
             service.run(once=args.once)
-    except ConfigError as exc:  # librdkafka refused a KAFKA_* setting when the client was created
-        print(exc, file=sys.stderr)
-        return 2
     except SinkError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 1
@@ -115,9 +125,14 @@ def _failure_reason(sink: KafkaSink) -> str:
 
 @contextmanager
 def _stop_on_signals(service: Service) -> Iterator[None]:
-    """SIGTERM and SIGINT ask the service to stop; the previous handlers come back afterwards."""
+    """SIGTERM and SIGINT ask the service to stop (it then flushes, bounded by --flush-timeout); a second
+    one exits at once, dropping whatever is still held. The previous handlers come back afterwards."""
 
     def handler(signum: int, frame: FrameType | None) -> None:
+        if service.stopping:
+            # os.write, not logging: a signal handler may interrupt a logging call holding its lock
+            os.write(2, f"{PROG}: {signal.Signals(signum).name} again: exiting without flushing\n".encode())
+            os._exit(FORCED_EXIT)
         service.stop()
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}

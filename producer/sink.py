@@ -1,10 +1,13 @@
-"""Where samples go: Kafka (a thin wrapper over confluent_kafka.Producer), or stdout for `--dry-run`.
+"""Where samples go: Kafka (confluent_kafka.Producer behind a bounded local buffer), or stdout for `--dry-run`.
 
 The Kafka sink does no network I/O until `start()`. librdkafka then connects in the background and
-buffers and retries on its own: with the broker down, samples wait in its queue for up to
-`message.timeout.ms` (15 minutes by default here) and the process keeps running. Client errors are
-sorted into ignore / warn / error and logged at most once per `log_period` per kind; delivery reports
-are counted.
+reconnects on its own. Samples go first into our own bounded backlog (`producer.backlog`, which drops
+the *oldest* when full, counts and logs it); at most `IN_FLIGHT_MAX` at a time are handed to
+librdkafka, which retries them without a time limit (`message.timeout.ms=0`) and, being idempotent,
+delivers them in order and exactly once per partition. With the broker down the agent keeps sampling:
+the window fills, then the backlog; when the broker is back everything held is delivered in order,
+without a restart. Client errors are sorted into ignore / warn / error and logged at most once per
+`log_period` per kind; delivery reports are counted.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import IO, Any, Literal, Protocol
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+from producer.backlog import Backlog
 from producer.config import MASK, Config, env_name, is_secret
 from producer.errors import ConfigError, SinkError
 
@@ -31,9 +35,15 @@ CLIENT_DEFAULTS: dict[str, Any] = {
     "acks": "all",
     "compression.type": "lz4",
     "linger.ms": 5,
-    # How long a sample may wait for an unreachable broker before it is dropped (and counted failed).
-    "message.timeout.ms": 15 * 60 * 1000,
+    # Samples handed to librdkafka wait for the broker as long as it takes: how much is held during an
+    # outage is bounded by our backlog (PRODUCER_BUFFER_SAMPLES), not by time.
+    "message.timeout.ms": 0,
 }
+# Samples handed to librdkafka at once; the rest wait in the backlog, where the oldest can be dropped.
+IN_FLIGHT_MAX = 100
+# close(): how long one flush() call may block, so that a second Ctrl-C is served promptly.
+_FLUSH_SLICE = 0.1
+_PURGED = frozenset({KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT})
 
 Level = Literal["ignore", "warn", "error"]
 
@@ -127,14 +137,19 @@ class _LibrdkafkaLog:
 @dataclass
 class DeliveryStats:
     sent: int = 0  # acknowledged by the broker
-    failed: int = 0  # delivery report with an error (timed out, rejected, purged on close)
-    dropped: int = 0  # never queued: local queue full or produce() refused
+    failed: int = 0  # refused by the broker or the client (delivery report with an error, produce() error)
+    dropped: int = 0  # given up by us: oldest dropped from the full backlog, or left unsent at close
 
 
 class Sink(Protocol):
     """What the service writes samples to."""
 
     stats: DeliveryStats
+
+    @property
+    def pending(self) -> int:
+        """Samples accepted by send() and not yet delivered, failed or dropped."""
+        ...
 
     def start(self) -> None: ...
 
@@ -168,6 +183,7 @@ class KafkaSink:
         conf: Mapping[str, Any],
         topic: str,
         *,
+        capacity: int = 1800,
         factory: Callable[[dict[str, Any]], Any] = Producer,
         clock: Callable[[], float] = time.monotonic,
         log_period: float = 10.0,
@@ -175,8 +191,13 @@ class KafkaSink:
         self._conf = dict(conf)
         self._topic = topic
         self._factory = factory
+        self._clock = clock
         self._limiter = RateLimitedLog(log, log_period, clock)
         self._client: Any = None
+        self._backlog: Backlog[tuple[bytes, bytes]] = Backlog(capacity)
+        self._window = max(1, min(IN_FLIGHT_MAX, capacity // 2))
+        self._in_flight = 0  # produced, delivery report not yet served
+        self._holding = False  # the backlog is in use (Kafka is not keeping up)
         self.stats = DeliveryStats()
         self.last_error: KafkaError | None = None  # latest error worth logging, of any kind
         self.last_delivery_error: KafkaError | None = None
@@ -186,6 +207,15 @@ class KafkaSink:
     def fatal(self) -> KafkaError | None:
         """The fatal error librdkafka reported, if any: the client is unusable and the process should exit."""
         return self._fatal
+
+    @property
+    def pending(self) -> int:
+        """Samples held: in the backlog plus handed to librdkafka and not yet acknowledged."""
+        return len(self._backlog) + self._in_flight
+
+    @property
+    def capacity(self) -> int:
+        return self._backlog.capacity
 
     def start(self) -> None:
         """Create the client. librdkafka checks the settings here; a bad one raises ConfigError."""
@@ -198,41 +228,76 @@ class KafkaSink:
             raise ConfigError(_describe_config_error(exc, self._conf)) from None
 
     def send(self, key: bytes, value: bytes) -> bool:
-        """Queue one message; False if it could not even be queued (counted as dropped)."""
+        """Accept one sample; when the buffer is full the *oldest* held sample is dropped (and counted)."""
         if self._client is None:
             raise SinkError("KafkaSink.send() before start()")
-        try:
-            self._client.produce(self._topic, value=value, key=key, on_delivery=self.on_delivery)
-        except BufferError:
-            self.stats.dropped += 1
-            self._limiter.log(logging.WARNING, "queue-full", "local queue full: sample dropped")
-            self._client.poll(0)
-            return False
-        except KafkaException as exc:
-            self.stats.dropped += 1
-            err = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
-            if err is not None:
-                self._note(err, "produce failed: %s")
-            else:
-                self._limiter.log(logging.ERROR, "produce", "produce failed: %s", exc)
-            return False
+        dropped = self._backlog.push((key, value), self._in_flight)
+        if dropped:
+            self.stats.dropped += dropped
+            self._limiter.log(
+                logging.WARNING,
+                "buffer-full",
+                "local buffer full (%d samples held, Kafka unreachable?): dropping the oldest; %d dropped so far",
+                self.capacity,
+                self.stats.dropped,
+            )
+        self._pump()
         return True
 
     def poll(self, timeout: float = 0.0) -> None:
-        """Serve delivery reports, error and log callbacks."""
+        """Serve delivery reports, error and log callbacks, then hand more held samples to librdkafka."""
         if self._client is not None:
             self._client.poll(timeout)
+            self._pump()
+
+    def _pump(self) -> None:
+        """Move samples from the backlog to librdkafka, in order, while the in-flight window has room."""
+        while self._backlog and self._in_flight < self._window:
+            key, value = self._backlog.peek()
+            try:
+                self._client.produce(self._topic, value=value, key=key, on_delivery=self.on_delivery)
+            except BufferError:  # librdkafka's own queue limits (KAFKA_QUEUE_BUFFERING_MAX_*): try later
+                break
+            except KafkaException as exc:  # refused outright (e.g. larger than message.max.bytes)
+                self._backlog.pop()
+                self.stats.failed += 1
+                err = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+                if err is not None:
+                    self._note(err, "produce failed: %s")
+                else:
+                    self._limiter.log(logging.ERROR, "produce", "produce failed: %s", exc)
+                continue
+            self._backlog.pop()
+            self._in_flight += 1
+        if self._backlog and not self._holding:
+            self._holding = True
+            log.warning(
+                "Kafka is not acknowledging samples: holding them locally (up to %d, then the oldest are dropped)",
+                self.capacity,
+            )
+        elif self._holding and not self.pending:
+            self._holding = False
+            log.info("caught up: every held sample is delivered (%d dropped so far)", self.stats.dropped)
 
     def close(self, timeout: float) -> int:
-        """Wait up to `timeout` s for queued samples, then drop the rest. Returns how many were dropped."""
-        client, self._client = self._client, None
+        """Deliver what is held for up to `timeout` s, then drop the rest. Returns how many were dropped."""
+        client = self._client
         if client is None:
             return 0
-        remaining = int(client.flush(timeout))
+        deadline = self._clock() + timeout
+        while self.pending:
+            self._pump()
+            left = deadline - self._clock()
+            if left <= 0:
+                break
+            client.flush(min(left, _FLUSH_SLICE))  # serves delivery reports; short, so signals get served
+        remaining = self.pending
         if remaining:
             log.warning("%d sample(s) not delivered within %.1f s; dropping them", remaining, timeout)
+            self.stats.dropped += self._backlog.clear()
             client.purge(in_queue=True, in_flight=True, blocking=False)
-            client.poll(0)  # their delivery reports (purged) are counted as failed
+            client.poll(0)  # their delivery reports (purged) are counted as dropped
+        self._client = None
         return remaining
 
     # --- librdkafka callbacks (public so tests can feed them KafkaError objects) ---------------------
@@ -245,8 +310,12 @@ class KafkaSink:
 
     def on_delivery(self, err: KafkaError | None, msg: Message | None) -> None:
         """`on_delivery`: one call per produced message, after the broker acked it or it failed."""
+        self._in_flight = max(0, self._in_flight - 1)
         if err is None:
             self.stats.sent += 1
+            return
+        if err.code() in _PURGED:  # we gave up on it at close()
+            self.stats.dropped += 1
             return
         self.stats.failed += 1
         if classify(err) != "ignore":
@@ -283,6 +352,7 @@ class PrintSink:
     """`--dry-run`: each message value as one JSON line on stdout, no Kafka."""
 
     fatal = None
+    pending = 0
 
     def __init__(self, stream: IO[str] | None = None) -> None:
         self._stream = stream if stream is not None else sys.stdout

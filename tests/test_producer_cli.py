@@ -16,6 +16,7 @@ import pytest
 from producer import cli, config, samplers
 from producer.service import Service
 from producer.sink import PrintSink
+from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,6 +54,7 @@ def test_metrics_flag_selects_families() -> None:
     memory = {spec.name for spec in samplers.create(["memory"])[0].metrics}
     agent = {spec.name for spec in samplers.AgentSampler.metrics}
     assert {"mem.used_percent", "mem.total_bytes", "mem.available_bytes", "mem.used_bytes"} <= names
+    assert {"agent.samples_sent", "agent.buffer_depth", "agent.rss_bytes"} <= names  # always there
     assert names <= memory | agent
 
 
@@ -123,3 +125,32 @@ def test_help_lists_every_setting_and_mode() -> None:
         assert s.env in text
     for flag in ("--once", "--dry-run", "--print-config"):
         assert flag in text
+
+
+def test_second_signal_forces_exit_during_the_flush() -> None:
+    from tests.test_producer_sdnotify import Systemd
+
+    systemd = Systemd()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "PRODUCER_"))}
+    env.update(NOTIFY_SOCKET=systemd.address, WATCHDOG_USEC="300000")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "producer", "--interval", "0.1", "--flush-timeout", "120",
+         "--bootstrap-servers", f"127.0.0.1:{free_port()}"],  # nobody there: the flush would take 120 s
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        systemd.wait_for("READY=1", timeout=30)
+        systemd.wait_for("WATCHDOG=1", timeout=5)
+        proc.send_signal(signal.SIGINT)
+        systemd.wait_for("STOPPING=1", timeout=10)  # first Ctrl-C: stopped sampling, now flushing
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=10)
+        assert time.monotonic() - started < 5
+        assert proc.returncode == cli.FORCED_EXIT == 130
+        assert stderr.strip().splitlines()[-1] == "metrics-producer: SIGINT again: exiting without flushing"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        systemd.close()

@@ -1,7 +1,9 @@
-"""producer.service: fixed-rate timing on an injected clock (no real sleeps), ts, seq, stop and flush."""
+"""producer.service: fixed-rate timing on an injected clock (no real sleeps), ts, seq, stop and flush,
+serving a sink that holds samples, the agent's own metrics and the watchdog pings."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 from typing import Any
 
@@ -11,7 +13,8 @@ from confluent_kafka import KafkaError
 
 from producer.errors import SinkError
 from producer.samplers import MetricSpec, Sampler
-from producer.service import FixedRate, Service
+from producer.sdnotify import Notifier
+from producer.service import POLL_SLICE, FixedRate, Service
 from producer.sink import DeliveryStats
 
 
@@ -76,6 +79,7 @@ class FakeSink:
         self.sent: list[tuple[bytes, dict[str, Any]]] = []
         self.closed_with: float | None = None
         self.fatal: KafkaError | None = None
+        self.pending = 0
 
     def start(self) -> None:
         self.started = True
@@ -93,16 +97,40 @@ class FakeSink:
         return 0
 
 
+class FakeNotifier(Notifier):
+    """Records what would go to systemd, with the (fake) time it was sent."""
+
+    def __init__(self, clock: FakeClock, watchdog_interval: float | None = None) -> None:
+        super().__init__({})
+        self.clock = clock
+        self.watchdog_interval = watchdog_interval
+        self.sent: list[tuple[float, tuple[str, ...]]] = []
+
+    def notify(self, *fields: str) -> bool:
+        self.sent.append((self.clock.now, fields))
+        return True
+
+    def pings(self) -> list[float]:
+        return [t for t, fields in self.sent if "WATCHDOG=1" in fields]
+
+
 def make_service(
-    clock: FakeClock, samplers: list[Sampler], *, interval: float = 1.0, stop_after_waits: int | None = None
+    clock: FakeClock,
+    samplers: list[Sampler],
+    *,
+    interval: float = 1.0,
+    stop_after_waits: int | None = None,
+    sink: Any = None,
+    notifier: Notifier | None = None,
 ) -> tuple[Service, FakeSink]:
-    sink = FakeSink()
+    sink = sink if sink is not None else FakeSink()
     service = Service(
         samplers,
         sink,
         host_id="test-host",
         interval=interval,
         flush_timeout=7.0,
+        notifier=notifier,
         clock=clock.monotonic,
         wall_clock=clock.wall,
         wait=clock.wait,
@@ -178,7 +206,8 @@ def test_messages_carry_sample_time_seq_and_host() -> None:
     # ts is the wall-clock time when the sampler was read (before its 0.25 s of work), in ms
     assert [v["ts"] for v in values] == [int((t + clock.wall_offset) * 1000) for t in sampler.read_at]
     assert all(v["v"] == 1 and v["host"] == "test-host" for v in values)
-    assert [v["metrics"] for v in values] == [{"fake.value": 1.0}, {"fake.value": 2.0}, {"fake.value": 3.0}]
+    assert [v["metrics"]["fake.value"] for v in values] == [1.0, 2.0, 3.0]
+    assert [v["metrics"]["agent.sample_seconds"] for v in values] == [0.25, 0.25, 0.25]
 
 
 def test_once_takes_one_sample_after_one_interval() -> None:
@@ -215,7 +244,7 @@ def test_a_failing_sampler_does_not_stop_the_others(caplog: pytest.LogCaptureFix
     service, sink = make_service(clock, [BrokenSampler(), FakeSampler(clock)], stop_after_waits=2)
     with caplog.at_level(logging.ERROR, logger="producer.service"):
         service.run()
-    assert [value["metrics"] for _, value in sink.sent] == [{"fake.value": 1.0}, {"fake.value": 2.0}]
+    assert [value["metrics"]["fake.value"] for _, value in sink.sent] == [1.0, 2.0]
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 1  # rate-limited
     assert "'broken'" in errors[0].getMessage()
@@ -230,3 +259,102 @@ def test_fatal_client_error_stops_with_sink_error() -> None:
         service.run()
     assert len(sink.sent) == 1
     assert sink.closed_with == 7.0
+
+
+class HoldingSink(FakeSink):
+    """Holds every sample until `deliver_at` (fake time); poll() blocks like librdkafka's, up to its timeout."""
+
+    def __init__(self, clock: FakeClock, deliver_at: float) -> None:
+        super().__init__()
+        self.clock = clock
+        self.deliver_at = deliver_at
+        self.polls: list[tuple[float, float]] = []
+
+    def send(self, key: bytes, value: bytes) -> bool:
+        super().send(key, value)
+        self.stats.sent -= 1
+        self.pending += 1
+        return True
+
+    def poll(self, timeout: float = 0.0) -> None:
+        self.polls.append((self.clock.now, timeout))
+        if self.pending and self.clock.now + timeout >= self.deliver_at:
+            self.clock.now = max(self.clock.now, self.deliver_at)
+            self.stats.sent += self.pending
+            self.pending = 0
+        else:
+            self.clock.now += timeout
+
+
+def test_while_samples_are_held_the_loop_polls_the_sink_in_short_slices() -> None:
+    clock = FakeClock()
+    sink = HoldingSink(clock, deliver_at=503.55)
+    sampler = FakeSampler(clock)
+    service, _ = make_service(clock, [sampler], stop_after_waits=2, sink=sink)
+    service.run()
+    # ticks stay on schedule while the sink is served
+    assert sampler.read_at == pytest.approx([501.0, 502.0, 503.0, 504.0])
+    waiting = [(t, timeout) for t, timeout in sink.polls if timeout > 0]
+    assert waiting and all(timeout <= POLL_SLICE + 1e-9 for _, timeout in waiting)
+    assert waiting[0][0] == pytest.approx(501.0)  # polled right after the first tick: nothing idles
+    # once everything is delivered the loop sleeps until the next deadline instead of polling
+    assert clock.waits == pytest.approx([1.0, 1.0 - 0.55, 1.0])
+    # the agent's metrics in each message show what was held when it was taken
+    depth = [value["metrics"]["agent.buffer_depth"] for _, value in sink.sent]
+    sent = [value["metrics"]["agent.samples_sent"] for _, value in sink.sent]
+    assert depth == [0.0, 1.0, 2.0, 0.0]
+    assert sent == [0.0, 0.0, 0.0, 3.0]
+
+
+def test_agent_metrics_count_drops_and_skipped_ticks() -> None:
+    clock = FakeClock()
+    sink = FakeSink()
+    sink.stats.dropped = 5
+    sink.stats.failed = 2
+    sampler = FakeSampler(clock, work={0: 2.7})
+    service, _ = make_service(clock, [sampler], stop_after_waits=2, sink=sink)
+    service.run()
+    last = sink.sent[-1][1]["metrics"]
+    assert last["agent.samples_dropped"] == 5.0
+    assert last["agent.delivery_errors"] == 2.0
+    assert last["agent.ticks_skipped"] == 2.0
+    assert service.status_line() == "2 sampled, 2 delivered, 0 held, 5 dropped, 2 refused"
+
+
+# --- systemd notify and watchdog ------------------------------------------------------------------
+
+
+def test_ready_after_the_sink_started_then_stopping() -> None:
+    clock = FakeClock()
+    notifier = FakeNotifier(clock)
+    service, sink = make_service(clock, [FakeSampler(clock)], stop_after_waits=1, notifier=notifier)
+    service.run()
+    kinds = [fields[0] for _, fields in notifier.sent]
+    assert kinds == ["READY=1", "STOPPING=1"]
+    assert sink.started
+    assert notifier.sent[0][1][1] == "STATUS=sampling every 1 s"
+
+
+def test_watchdog_pings_from_the_loop_even_between_slow_ticks() -> None:
+    clock = FakeClock()
+    notifier = FakeNotifier(clock, watchdog_interval=0.4)
+    service, _ = make_service(clock, [FakeSampler(clock)], interval=1.0, stop_after_waits=8, notifier=notifier)
+    service.run()
+    pings = notifier.pings()
+    assert pings[0] == 500.0
+    gaps = [b - a for a, b in itertools.pairwise(pings)]
+    assert gaps and max(gaps) <= 0.4 + 1e-9  # never later than the interval, though ticks are 1 s apart
+    status = [f for _, fields in notifier.sent for f in fields if f.startswith("STATUS=") and "sampled" in f]
+    assert status[-1].startswith("STATUS=") and "delivered" in status[-1]
+
+
+def test_a_stalled_loop_stops_pinging() -> None:
+    clock = FakeClock()
+    notifier = FakeNotifier(clock, watchdog_interval=0.5)
+    sampler = FakeSampler(clock, work={1: 30.0})  # the second read hangs for 30 s
+    service, _ = make_service(clock, [sampler], stop_after_waits=6, notifier=notifier)
+    service.run()
+    pings = notifier.pings()
+    stall_start, stall_end = sampler.read_at[1], sampler.read_at[1] + 30.0
+    assert not [t for t in pings if stall_start < t < stall_end]
+    assert [t for t in pings if t >= stall_end], "pings resume once the loop runs again"

@@ -1,4 +1,5 @@
-"""producer.sink: error classification, counted delivery reports, rate-limited logs, lazy client, close."""
+"""producer.sink: error classification, counted delivery reports, rate-limited logs, lazy client, the
+bounded backlog (drop oldest, deliver in order), close with a bound."""
 
 from __future__ import annotations
 
@@ -24,12 +25,14 @@ class FakeClock:
 
 
 class FakeProducer:
-    """Records what the sink does with its client."""
+    """Records what the sink does with its client; `broker_up` decides whether poll/flush acknowledge."""
 
-    def __init__(self, conf: dict[str, Any]) -> None:
+    def __init__(self, conf: dict[str, Any], clock: FakeClock) -> None:
         self.conf = conf
+        self.clock = clock
         self.produced: list[tuple[str, bytes, bytes]] = []
-        self.remaining = 0
+        self.waiting: list[Any] = []  # delivery callbacks not yet served
+        self.broker_up = False
         self.purged = False
         self.polls: list[float] = []
         self.raise_on_produce: Exception | None = None
@@ -38,16 +41,30 @@ class FakeProducer:
         if self.raise_on_produce is not None:
             raise self.raise_on_produce
         self.produced.append((topic, key, value))
+        self.waiting.append(on_delivery)
+
+    def _serve(self, timeout: float) -> None:
+        if self.broker_up and self.waiting:
+            callbacks, self.waiting = self.waiting, []
+            for cb in callbacks:
+                cb(None, None)
+        else:
+            self.clock.now += timeout  # nothing to serve: blocks for the whole timeout
 
     def poll(self, timeout: float) -> int:
         self.polls.append(timeout)
+        self._serve(timeout)
         return 0
 
     def flush(self, timeout: float) -> int:
-        return self.remaining
+        self._serve(timeout)
+        return len(self.waiting)
 
     def purge(self, in_queue: bool = True, in_flight: bool = True, blocking: bool = True) -> None:
         self.purged = True
+        callbacks, self.waiting = self.waiting, []
+        for cb in callbacks:
+            cb(KafkaError(KafkaError._PURGE_QUEUE), None)
 
 
 def make_sink(**kwargs: Any) -> tuple[KafkaSink, list[FakeProducer], FakeClock]:
@@ -55,7 +72,7 @@ def make_sink(**kwargs: Any) -> tuple[KafkaSink, list[FakeProducer], FakeClock]:
     clock = FakeClock()
 
     def factory(conf: dict[str, Any]) -> FakeProducer:
-        made.append(FakeProducer(conf))
+        made.append(FakeProducer(conf, clock))
         return made[-1]
 
     sink = KafkaSink({"bootstrap.servers": "b:9092"}, "topic-a", factory=factory, clock=clock, **kwargs)
@@ -102,7 +119,7 @@ def test_delivery_reports_are_counted() -> None:
     timed_out = KafkaError(KafkaError._MSG_TIMED_OUT)
     sink.on_delivery(timed_out, None)
     sink.on_delivery(KafkaError(KafkaError._PURGE_QUEUE), None)
-    assert (sink.stats.sent, sink.stats.failed, sink.stats.dropped) == (2, 2, 0)
+    assert (sink.stats.sent, sink.stats.failed, sink.stats.dropped) == (2, 1, 1)  # purged: we gave up on it
     assert sink.last_delivery_error is timed_out  # purges on close are not "the" reason
 
 
@@ -196,32 +213,96 @@ def test_send_produces_with_key_and_delivery_callback() -> None:
     assert made[0].produced == [("topic-a", b"host-1", b"{}")]
 
 
-def test_full_queue_drops_the_sample_and_keeps_going(caplog: pytest.LogCaptureFixture) -> None:
+def test_librdkafka_queue_full_keeps_the_sample_for_later() -> None:
     sink, made, _ = make_sink()
     sink.start()
     made[0].raise_on_produce = BufferError("Local: Queue full")
-    with caplog.at_level(logging.DEBUG, logger="producer.sink"):
-        assert not sink.send(b"k", b"v")
-        assert not sink.send(b"k", b"v")
-    assert sink.stats.dropped == 2
-    assert len(caplog.records) == 1  # rate-limited
+    assert sink.send(b"k", b"v1")
+    assert sink.send(b"k", b"v2")
+    assert sink.pending == 2 and sink.stats.dropped == 0
+    made[0].raise_on_produce = None
+    sink.poll(0)
+    assert [value for _, _, value in made[0].produced] == [b"v1", b"v2"]
 
 
-def test_refused_produce_is_counted() -> None:
+def test_refused_produce_is_counted_as_failed_and_the_next_one_goes() -> None:
     sink, made, _ = make_sink()
     sink.start()
     made[0].raise_on_produce = KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE))
-    assert not sink.send(b"k", b"v")
-    assert sink.stats.dropped == 1
+    sink.send(b"k", b"huge")
+    assert sink.stats.failed == 1 and sink.pending == 0
     assert sink.last_error is not None and sink.last_error.code() == KafkaError.MSG_SIZE_TOO_LARGE
+    made[0].raise_on_produce = None
+    sink.send(b"k", b"ok")
+    assert [value for _, _, value in made[0].produced] == [b"ok"]
+
+
+def _values(producer: FakeProducer) -> list[int]:
+    return [int(value) for _, _, value in producer.produced]
+
+
+def test_outage_beyond_the_buffer_drops_the_oldest_then_delivers_the_rest_in_order(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sink, made, clock = make_sink(capacity=10)  # window 5 in librdkafka, up to 10 held in all
+    sink.start()
+    with caplog.at_level(logging.DEBUG, logger="producer.sink"):
+        for n in range(30):  # broker down: nothing is acknowledged
+            sink.send(b"h", str(n).encode())
+            clock.now += 1.0
+        assert sink.pending == 10
+        assert sink.stats.dropped == 20
+        assert _values(made[0]) == [0, 1, 2, 3, 4]  # the window went to librdkafka before the outage showed
+        made[0].broker_up = True
+        sink.poll(0)  # acknowledges the window, hands over the backlog
+        sink.poll(0)
+    assert _values(made[0]) == [0, 1, 2, 3, 4, 25, 26, 27, 28, 29]  # oldest of the backlog dropped, order kept
+    assert (sink.stats.sent, sink.stats.dropped, sink.pending) == (10, 20, 0)
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages[0].startswith("Kafka is not acknowledging samples: holding them locally (up to 10")
+    drops = [m for m in messages if m.startswith("local buffer full")]
+    assert drops[0] == "local buffer full (10 samples held, Kafka unreachable?): dropping the oldest; 1 dropped so far"
+    assert 1 < len(drops) < 20  # logged, but rate-limited (30 fake seconds, one line per 10 s)
+    assert messages[-1] == "caught up: every held sample is delivered (20 dropped so far)"
+
+
+def test_within_the_buffer_nothing_is_lost() -> None:
+    sink, made, _ = make_sink(capacity=50)
+    sink.start()
+    for n in range(50):
+        sink.send(b"h", str(n).encode())
+    assert sink.stats.dropped == 0 and sink.pending == 50
+    made[0].broker_up = True
+    while sink.pending:
+        sink.poll(0)
+    assert _values(made[0]) == list(range(50))
+    assert sink.stats.sent == 50
+
+
+def test_close_delivers_held_samples_within_the_bound() -> None:
+    sink, made, clock = make_sink(capacity=400)
+    sink.start()
+    for n in range(250):  # more than one in-flight window
+        sink.send(b"h", str(n).encode())
+    made[0].broker_up = True
+    started = clock.now
+    assert sink.close(5.0) == 0
+    assert clock.now == started  # no waiting: everything was acknowledged at once
+    assert _values(made[0]) == list(range(250))
+    assert sink.stats.sent == 250
 
 
 def test_close_drops_what_did_not_flush_in_time() -> None:
-    sink, made, _ = make_sink()
+    sink, made, clock = make_sink(capacity=400)
     sink.start()
-    made[0].remaining = 3
-    assert sink.close(0.5) == 3
+    for n in range(150):
+        sink.send(b"h", str(n).encode())
+    started = clock.now
+    assert sink.close(0.5) == 150
+    assert clock.now - started == pytest.approx(0.5)  # flushed in slices until the bound
     assert made[0].purged
+    assert (sink.stats.sent, sink.stats.failed, sink.stats.dropped) == (0, 0, 150)
+    assert sink.pending == 0
     assert sink.close(0.5) == 0  # already closed
 
 
@@ -269,15 +350,26 @@ def _refuse_password(conf: dict[str, Any]) -> Any:
     )
 
 
-def test_real_client_with_unreachable_broker_buffers_then_drops_on_close() -> None:
+def test_real_client_with_unreachable_broker_holds_bounded_then_drops_on_close() -> None:
     with socket.socket() as s:  # a loopback port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    sink = KafkaSink({**CLIENT_DEFAULTS, "bootstrap.servers": f"127.0.0.1:{port}"}, "t")
+    sink = KafkaSink({**CLIENT_DEFAULTS, "bootstrap.servers": f"127.0.0.1:{port}"}, "t", capacity=20)
     sink.start()
-    assert sink.send(b"k", b"v")
-    assert sink.close(0.2) == 1
-    assert (sink.stats.sent, sink.stats.failed) == (0, 1)
+    for n in range(50):
+        assert sink.send(b"k", str(n).encode())
+    sink.poll(0)
+    assert sink.pending == 20  # bounded: 10 in librdkafka's queue, the newest 10 in the backlog
+    assert sink.stats.dropped == 30
+    assert sink.close(0.2) == 20
+    assert (sink.stats.sent, sink.stats.failed, sink.stats.dropped) == (0, 0, 50)
+
+
+def test_defaults_wait_for_the_broker_without_a_time_limit() -> None:
+    assert CLIENT_DEFAULTS["message.timeout.ms"] == 0
+    assert CLIENT_DEFAULTS["enable.idempotence"] is True
+    assert CLIENT_DEFAULTS["acks"] == "all"
+    assert CLIENT_DEFAULTS["compression.type"] in ("lz4", "zstd")
 
 
 def test_print_sink_writes_json_lines() -> None:

@@ -25,7 +25,7 @@ class AgentStatus:
     delivery_errors: int  # the broker or client refused them
     buffer_depth: int  # taken but not yet acknowledged (local buffer + in flight)
     ticks_skipped: int  # deadlines missed by more than half an interval (stall, suspend)
-    last_sample_seconds: float | None  # how long reading all families took on the previous tick
+    last_sample_seconds: float | None  # how long reading all the families took for this sample
 
 
 class AgentSampler(Sampler):
@@ -46,7 +46,7 @@ class AgentSampler(Sampler):
         ),
         MetricSpec("agent.ticks_skipped", "1", "counter", "sampling deadlines skipped because the loop was late"),
         MetricSpec(
-            "agent.sample_seconds", "s", "gauge", "time the previous tick spent reading all metric families"
+            "agent.sample_seconds", "s", "gauge", "time this sample took to read all the metric families"
         ),
         MetricSpec(
             "agent.cpu_percent", "%", "gauge", "the agent's own CPU use, % of one core, since the previous sample"
