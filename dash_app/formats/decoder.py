@@ -21,7 +21,9 @@ from .rates import RATE_SUFFIX, RateConverter
 
 Format = Literal["auto", "v1", "influx", "telegraf_json", "seed"]
 FORMATS: tuple[str, ...] = get_args(Format)
-_JSON_ESCAPES = (b"\\u", b"\x7f", b"\xc2")  # how a control character can hide in JSON text
+
+_PLAIN, _COUNTER, _TOO_LONG, _CONTROL = 0, 1, 2, 3
+_NAME_CACHE_MAX = 50_000
 
 
 class Decoder:
@@ -41,13 +43,19 @@ class Decoder:
         self.dropped: Counter[str] = Counter()
         self.formats: Counter[str] = Counter()  # usable records per (detected) format
         self._influx = InfluxParser(options)
+        self._namer = _Namer(options, self.rates.counter_fields)
         self._clock = clock
 
     def decode(self, value: bytes | None, key: bytes | None = None, kafka_ts_ms: int | None = None,
                fmt: Format = "auto") -> list[Sample]:
-        name, points, check = _points(value, key, kafka_ts_ms, fmt, self.options, self.dropped, self._influx)
+        """One Kafka record → samples (maybe none: e.g. the first value of a counter)."""
+        name, points = _points(value, key, kafka_ts_ms, fmt, self.options, self.dropped, self._influx)
         self.formats[name] += 1
-        return _assemble(points, self.options, self.dropped, check, self.rates, self.limiter, self._clock())
+        return _assemble(points, self._namer, self.dropped, self.rates, self.limiter, self._clock())
+
+    @property
+    def series_count(self) -> int:
+        return len(self.limiter)
 
 
 def decode_record(value: bytes | None, key: bytes | None, kafka_ts_ms: int | None, *,
@@ -58,13 +66,12 @@ def decode_record(value: bytes | None, key: bytes | None, kafka_ts_ms: int | Non
     For tools and tests; the consumer uses :class:`Decoder`, which adds rates and series caps.
     """
     drops = dropped if dropped is not None else Counter()
-    _, points, check = _points(value, key, kafka_ts_ms, fmt, options, drops, InfluxParser(options))
-    return _assemble(points, options, drops, check, None, None, 0.0)
+    _, points = _points(value, key, kafka_ts_ms, fmt, options, drops, InfluxParser(options))
+    return _assemble(points, _Namer(options, frozenset()), drops, None, None, 0.0)
 
 
 def _points(value: bytes | None, key: bytes | None, kafka_ts_ms: int | None, fmt: str,
-            options: FormatOptions, drops: Counter[str], influx: InfluxParser) -> tuple[str, list[Point], bool]:
-    """(format name, points, whether names may hide control characters)."""
+            options: FormatOptions, drops: Counter[str], influx: InfluxParser) -> tuple[str, list[Point]]:
     if value is None:
         raise FormatError("empty", "tombstone / null value")
     if not isinstance(value, bytes):
@@ -75,24 +82,24 @@ def _points(value: bytes | None, key: bytes | None, kafka_ts_ms: int | None, fmt
         raise FormatError("empty", "blank value")
     if fmt == "auto":
         sniffed = sniff(value)
-        if sniffed == "seed":
-            return "seed", [seed.parse(value, key, kafka_ts_ms, options)], False
         if sniffed == "influx":
-            return "influx", influx.parse(value, kafka_ts_ms, drops), False
+            return "influx", influx.parse(value, kafka_ts_ms, drops)
+        if sniffed == "seed":
+            return "seed", [seed.parse(value, key, kafka_ts_ms, options)]
         if looks_like_v1(value):
-            return "v1", [v1.parse(value)], _may_hide_control(value)
+            return "v1", [v1.parse(value)]
         doc = _json(value)
         if isinstance(doc, dict) and "v" in doc:
-            return "v1", [v1.parse(value)], _may_hide_control(value)
-        return "telegraf_json", telegraf.parse(doc, kafka_ts_ms, options, drops), _may_hide_control(value)
+            return "v1", [v1.parse(value)]
+        return "telegraf_json", telegraf.parse(doc, kafka_ts_ms, options, drops)
     if fmt == "influx":
-        return fmt, influx.parse(value, kafka_ts_ms, drops), False
+        return fmt, influx.parse(value, kafka_ts_ms, drops)
     if fmt == "telegraf_json":
-        return fmt, telegraf.parse(_json(value), kafka_ts_ms, options, drops), _may_hide_control(value)
+        return fmt, telegraf.parse(_json(value), kafka_ts_ms, options, drops)
     if fmt == "v1":
-        return fmt, [v1.parse(value)], _may_hide_control(value)
+        return fmt, [v1.parse(value)]
     if fmt == "seed":
-        return fmt, [seed.parse(value, key, kafka_ts_ms, options)], False
+        return fmt, [seed.parse(value, key, kafka_ts_ms, options)]
     raise ValueError(f"format {fmt!r}: one of {', '.join(FORMATS)}")
 
 
@@ -103,21 +110,55 @@ def _json(value: bytes) -> object:
         raise FormatError("not_json", str(exc)) from None
 
 
-def _may_hide_control(value: bytes) -> bool:
-    return any(marker in value for marker in _JSON_ESCAPES)
+class _Namer:
+    """Series names of (measurement, tag suffix, field), with their kind, cached (bounded)."""
+
+    def __init__(self, options: FormatOptions, counters: frozenset[str]) -> None:
+        self.max_len = options.max_name_len
+        self.counters = counters
+        self._cache: dict[tuple[str | None, str], dict[str, tuple[str, int]]] = {}
+        self._size = 0
+
+    def names(self, measurement: str | None, suffix: str) -> dict[str, tuple[str, int]]:
+        key = (measurement, suffix)
+        names = self._cache.get(key)
+        if names is None:
+            if self._size >= _NAME_CACHE_MAX:
+                self._cache.clear()
+                self._size = 0
+            names = self._cache[key] = {}
+        return names
+
+    def name(self, names: dict[str, tuple[str, int]], measurement: str | None, suffix: str,
+             field: str) -> tuple[str, int]:
+        kind = _PLAIN
+        if measurement is None:
+            name = field
+        else:
+            base = measurement + "." + field
+            if base in self.counters:
+                kind = _COUNTER
+                name = base + RATE_SUFFIX + suffix
+            else:
+                name = base + suffix
+        if len(name) > self.max_len:
+            kind = _TOO_LONG
+        elif not name or CONTROL.search(name):
+            kind = _CONTROL
+        entry = names[field] = (name, kind)
+        self._size += 1
+        return entry
 
 
-def _assemble(points: list[Point], options: FormatOptions, drops: Counter[str], check_control: bool,
+def _assemble(points: list[Point], namer: _Namer, drops: Counter[str],
               rates: RateConverter | None, limiter: SeriesLimiter | None, now: float) -> list[Sample]:
     """Name every field, turn counters into rates, apply name and series caps; one Sample per (host, ts)."""
     groups: dict[tuple[str, int], tuple[dict[str, float], list[int], int | None]] = {}
-    max_len = options.max_name_len
-    counters = rates.counter_fields if rates is not None else frozenset()
     for p in points:
         host = p.host
         if p.skipped:
             drops["non_numeric"] += p.skipped
-        if check_control and CONTROL.search(host):
+        if CONTROL.search(host):
             drops["control_char"] += len(p.fields)
             continue
         group = groups.get((host, p.ts))
@@ -125,33 +166,28 @@ def _assemble(points: list[Point], options: FormatOptions, drops: Counter[str], 
             group = groups[(host, p.ts)] = ({}, [0], p.seq)
         metrics, skipped = group[0], p.skipped
         measurement, suffix = p.measurement, p.suffix
+        names = namer.names(measurement, suffix)
+        known = limiter.known(host) if limiter is not None else None
         for field, value in p.fields.items():
-            is_counter = False
-            if measurement is None:
-                name = field
-            else:
-                base = measurement + "." + field
-                if base in counters:
-                    is_counter = True
-                    name = base + RATE_SUFFIX + suffix
-                else:
-                    name = base + suffix
-            if len(name) > max_len:
-                drops["name_too_long"] += 1
+            entry = names.get(field)
+            if entry is None:
+                entry = namer.name(names, measurement, suffix, field)
+            name, kind = entry
+            if kind >= _TOO_LONG:
+                drops["name_too_long" if kind == _TOO_LONG else "control_char"] += 1
                 skipped += 1
                 continue
-            if check_control and CONTROL.search(name):
-                drops["control_char"] += 1
-                skipped += 1
-                continue
-            if limiter is not None:
+            if known is not None and name in known:
+                known[name] = now
+            elif limiter is not None:
                 refused = limiter.admit(host, name, now)
                 if refused is not None:
                     drops[refused] += 1
                     skipped += 1
                     continue
-            if is_counter:
-                rate = rates.rate(host, name, p.ts, value)  # type: ignore[union-attr]
+                known = limiter.known(host)
+            if kind == _COUNTER and rates is not None:
+                rate = rates.rate(host, name, p.ts, value)
                 if rate is None:
                     continue
                 value = rate

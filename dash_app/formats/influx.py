@@ -62,10 +62,67 @@ _VALUE = re.compile(
     r"|(-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)"
     r"|(?:t|T|true|True|TRUE|f|F|false|False|FALSE)"
 )
+_NUM = r"(?:-?(?:0|[1-9][0-9]*)i|(?:0|[1-9][0-9]*)u|-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)"
+_NUMERIC_FIELDS = re.compile(r"[^ \t\v\f\r\n,=]+=" + _NUM + r"(?:,[^ \t\v\f\r\n,=]+=" + _NUM + ")*")
+_INF = math.inf
 _NAME_UNESCAPE = re.compile(r"\\([, ])")
 _KEY_UNESCAPE = re.compile(r"\\([, =\"])")
 # Controls other than the separators \t \n \v \f \r: a line holding one is dropped.
 _LINE_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+
+
+def _numeric_fields(text: str) -> dict[str, float]:
+    """Fields already checked by ``_NUMERIC_FIELDS``: only range checks are left."""
+    fields: dict[str, float] = {}
+    for item in text.split(","):
+        key, _, token = item.partition("=")
+        last = token[-1]
+        if last == "i" or last == "u":
+            if len(token) >= 20:  # 19 digits or more: may be out of int64 / uint64 range
+                _integer(token)
+            fields[key] = float(token[:-1])
+        else:
+            v = float(token)
+            if v == _INF or v == -_INF:
+                raise _LineError("bad_value", f"float out of range {token[:40]!r}")
+            fields[key] = v
+    return fields
+
+
+def _integer(token: str) -> float:
+    n = int(token[:-1])
+    if (token[-1] == "i" and not -_INT64 <= n < _INT64) or n >= _UINT64:
+        raise _LineError("bad_value", f"integer out of range {token[:40]!r}")
+    return float(n)
+
+
+def _fields(pairs: list[tuple[str, str | None]]) -> tuple[dict[str, float], int]:
+    """(key, token) pairs, token None for a string → numeric fields and the count of the others."""
+    fields: dict[str, float] = {}
+    skipped = 0
+    for key, token in pairs:
+        if not key or token == "":
+            raise _LineError("bad_line", f"bad field {key[:40]!r}={(token or '')[:40]!r}")
+        if token is None:  # a string
+            fields.pop(key, None)
+            skipped += 1
+            continue
+        m = _VALUE.fullmatch(token)
+        if m is None:
+            raise _LineError("bad_line", f"bad field value {token[:40]!r}")
+        kind = m.lastindex
+        if kind == 3:
+            v = float(token)
+            if v == _INF or v == -_INF:
+                raise _LineError("bad_value", f"float out of range {token[:40]!r}")
+        elif kind is not None:
+            v = _integer(token)
+        else:  # a boolean
+            fields.pop(key, None)
+            skipped += 1
+            continue
+        fields[key] = v
+    return fields, skipped
 
 
 class _LineError(Exception):
@@ -73,6 +130,21 @@ class _LineError(Exception):
         super().__init__(reason)
         self.reason = reason
         self.detail = detail
+
+
+class _Errors:
+    """Bad lines of one message: counts by reason and the first one (kept for the error message)."""
+
+    __slots__ = ("counts", "first")
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.first: tuple[str, str] | None = None
+
+    def add(self, reason: str, detail: str, line: str, n: int = 1) -> None:
+        self.counts[reason] = self.counts.get(reason, 0) + n
+        if self.first is None and detail:
+            self.first = (reason, f"{detail} in {line!r}")
 
 
 _Series = tuple[str, "str | None", str, "str | None"]  # measurement, host, suffix, error reason
@@ -94,51 +166,66 @@ class InfluxParser:
         self._kafka_ts = kafka_ts_ms if kafka_ts_ms is not None and kafka_ts_ms > 0 else None
         self._drops = drops
         points: list[Point] = []
-        errors: list[_LineError] = []
+        errors = _Errors()
         control = _LINE_CONTROL.search(text) is not None
         if '"' in text or "\\" in text:
-            self._parse_general(text, points, errors, control)
+            self._parse_general(text, points, errors, control, self.options.max_lines_per_message)
         else:
-            for line in text.split("\n"):
+            lines = text.split("\n")
+            if len(lines) > self.options.max_lines_per_message:
+                unread = lines[self.options.max_lines_per_message:]
+                errors.add("line_cap", "", "", len(unread) - (unread[-1] == ""))
+                del lines[self.options.max_lines_per_message:]
+            for line in lines:
                 if control and _LINE_CONTROL.search(line):
-                    errors.append(_LineError("control_char", repr(line[:80])))
+                    errors.add("control_char", "control character", line[:60])
                     continue
                 m = _FAST.match(line)
                 if m is None:
-                    self._parse_general(line, points, errors, False)
+                    self._parse_general(line, points, errors, False, 1)
                     continue
                 try:
-                    points.append(self._point(m.group(1), m.group(2).split(","), m.group(3), fast=True))
+                    fields_text = m.group(2)
+                    if _NUMERIC_FIELDS.fullmatch(fields_text):
+                        fields, skipped = _numeric_fields(fields_text), 0
+                    else:
+                        fields, skipped = _fields([f.partition("=")[::2] for f in fields_text.split(",")])
+                    points.append(self._point(m.group(1), fields, skipped, m.group(3)))
                 except _LineError as exc:
-                    errors.append(exc)
+                    errors.add(exc.reason, exc.detail, line[:60])
         if not points:
-            if errors:
-                raise FormatError(errors[0].reason, errors[0].detail)
+            if errors.first is not None:
+                raise FormatError(*errors.first)
+            if errors.counts.get("line_cap"):
+                raise FormatError("line_cap", f"no usable line in the first {self.options.max_lines_per_message}")
             raise FormatError("empty", "no line protocol lines")
-        for error in errors:
-            drops[error.reason] += 1
+        if errors.counts:
+            drops.update(errors.counts)
         return points
 
     # -- general scanner -------------------------------------------------------------------------
-    def _parse_general(self, text: str, points: list[Point], errors: list[_LineError], control: bool) -> None:
+    def _parse_general(self, text: str, points: list[Point], errors: _Errors, control: bool, lines: int) -> None:
         pos, end = 0, len(text)
         while pos < end:
+            if lines <= 0:  # the rest is not read: bounded work whatever the message holds
+                errors.add("line_cap", "", "", text.count("\n", pos) + (not text.endswith("\n")))
+                return
+            lines -= 1
             m = _SKIP.match(text, pos)
             if m is not None:
                 pos = m.end()
                 continue
-            start = pos
             try:
-                pos = self._line(text, pos, points)
-                if control and _LINE_CONTROL.search(text, start, pos):
-                    points.pop()
-                    raise _LineError("control_char", repr(text[start:min(pos, start + 80)]))
+                line_end = self._line(text, pos, points)
             except _LineError as exc:
-                if not exc.detail:
-                    exc.detail = repr(text[start:start + 80])
-                errors.append(exc)
-                nl = text.find("\n", max(pos, start))
+                errors.add(exc.reason, exc.detail, text[pos:pos + 60])
+                nl = text.find("\n", pos)  # like Telegraf: drop the rest of the line, go on
                 pos = end if nl < 0 else nl + 1
+                continue
+            if control and _LINE_CONTROL.search(text, pos, line_end):
+                points.pop()
+                errors.add("control_char", "control character", text[pos:pos + 60])
+            pos = line_end
 
     def _line(self, text: str, pos: int, points: list[Point]) -> int:
         m = _WS_RE.match(text, pos)
@@ -174,56 +261,21 @@ class InfluxParser:
         m = _END.match(text, pos)
         if m is None:
             raise _LineError("bad_line", "unexpected text after the fields")
-        points.append(self._point(series, pairs, ts, fast=False))
+        fields, skipped = _fields(pairs)
+        points.append(self._point(series, fields, skipped, ts))
         return m.end()
 
     # -- one line → one point --------------------------------------------------------------------
-    def _point(self, series: str, pairs: list, ts_token: str | None, *, fast: bool) -> Point:
+    def _point(self, series: str, fields: dict[str, float], skipped: int, ts_token: str | None) -> Point:
         entry = self._cache.get(series)
         if entry is None:
             entry = self._series(series)
         measurement, host, suffix, error = entry
         if error is not None:
-            raise _LineError(error, repr(series[:80]))
-        fields: dict[str, float] = {}
-        skipped = 0
-        for pair in pairs:
-            if fast:
-                key, eq, token = pair.partition("=")
-                if not eq or not key or not token:
-                    raise _LineError("bad_line", f"bad field {pair[:80]!r}")
-            else:
-                key, token = pair
-            if token is None:  # a string
-                fields.pop(key, None)
-                skipped += 1
-                continue
-            m = _VALUE.fullmatch(token)
-            if m is None:
-                raise _LineError("bad_line", f"bad field value {token[:40]!r}")
-            kind = m.lastindex
-            if kind == 3:
-                v = float(token)
-                if math.isinf(v):
-                    raise _LineError("bad_value", f"float out of range {token[:40]!r}")
-            elif kind == 1:
-                n = int(m.group(1))
-                if not -_INT64 <= n < _INT64:
-                    raise _LineError("bad_value", f"integer out of range {token[:40]!r}")
-                v = float(n)
-            elif kind == 2:
-                n = int(m.group(2))
-                if n >= _UINT64:
-                    raise _LineError("bad_value", f"unsigned out of range {token[:40]!r}")
-                v = float(n)
-            else:  # a boolean
-                fields.pop(key, None)
-                skipped += 1
-                continue
-            fields[key] = v
+            raise _LineError(error, "bad series key")
         ts = self._timestamp(ts_token)
         if host is None:
-            raise _LineError("no_host", f"no {self.options.host_tag!r} tag in {series[:80]!r}")
+            raise _LineError("no_host", f"no {self.options.host_tag!r} tag")
         total = len(fields) + skipped
         if total > self._budget:  # the line is valid, but the message has used up its fields
             allowed = max(self._budget, 0)

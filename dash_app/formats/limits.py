@@ -23,49 +23,55 @@ class SeriesLimiter:
         self.max_total = max_total
         self.idle_s = idle_s
         self._on_forget = on_forget
-        self._seen: dict[tuple[str, str], float] = {}
-        self._per_host: dict[str, int] = {}
+        self._hosts: dict[str, dict[str, float]] = {}  # host → series → last seen (clock seconds)
+        self._total = 0
         self._next_sweep = float("-inf")
         self.forgotten = 0
 
+    def known(self, host: str) -> dict[str, float] | None:
+        """The admitted series of ``host`` → last seen. The decoder's hot loop marks a known series
+        as seen by writing ``now`` into it; anything else goes through :meth:`admit`."""
+        return self._hosts.get(host)
+
     def admit(self, host: str, series: str, now: float) -> str | None:
         """None if ``(host, series)`` may be shown; else the drop reason (``series_cap_host`` / ``_total``)."""
-        key = (host, series)
-        seen = self._seen
-        if key in seen:
-            seen[key] = now
+        names = self._hosts.get(host)
+        if names is not None and series in names:
+            names[series] = now
             return None
-        count = self._per_host.get(host, 0)
-        if count >= self.max_per_host or len(seen) >= self.max_total:
+        count = len(names) if names is not None else 0
+        if count >= self.max_per_host or self._total >= self.max_total:
             if now >= self._next_sweep:
                 self._next_sweep = now + self.idle_s / 10
                 self._sweep(now)
-                count = self._per_host.get(host, 0)
+                names = self._hosts.get(host)
+                count = len(names) if names is not None else 0
             if count >= self.max_per_host:
                 return "series_cap_host"
-            if len(seen) >= self.max_total:
+            if self._total >= self.max_total:
                 return "series_cap_total"
-        seen[key] = now
-        self._per_host[host] = count + 1
+        if names is None:
+            names = self._hosts[host] = {}
+        names[series] = now
+        self._total += 1
         return None
 
     def _sweep(self, now: float) -> None:
         cutoff = now - self.idle_s
-        old = [key for key, t in self._seen.items() if t < cutoff]
-        for key in old:
-            del self._seen[key]
-            host = key[0]
-            left = self._per_host[host] - 1
-            if left:
-                self._per_host[host] = left
-            else:
-                del self._per_host[host]
-            if self._on_forget is not None:
-                self._on_forget(*key)
-        self.forgotten += len(old)
+        for host in list(self._hosts):
+            names = self._hosts[host]
+            old = [name for name, seen in names.items() if seen < cutoff]
+            for name in old:
+                del names[name]
+                if self._on_forget is not None:
+                    self._on_forget(host, name)
+            if not names:
+                del self._hosts[host]
+            self._total -= len(old)
+            self.forgotten += len(old)
 
     def __len__(self) -> int:
-        return len(self._seen)
+        return self._total
 
     def hosts(self) -> int:
-        return len(self._per_host)
+        return len(self._hosts)

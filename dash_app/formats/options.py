@@ -88,6 +88,7 @@ class FormatOptions:
     # Caps against hostile input; everything beyond them is dropped and counted by reason.
     max_message_bytes: int = 1_048_576
     max_fields_per_message: int = 5_000
+    max_lines_per_message: int = 10_000  # Influx lines / metrics of a Telegraf batch read per message
     max_name_len: int = 200
     max_host_len: int = 255
     max_series_per_host: int = 1_000
@@ -109,8 +110,8 @@ class FormatOptions:
             host = getattr(self, name)
             if host is not None and not (0 < len(host) <= self.max_host_len):
                 raise ValueError(f"{name}={host!r}: 1 to {self.max_host_len} characters")
-        for name in ("max_message_bytes", "max_fields_per_message", "max_name_len", "max_host_len",
-                     "max_series_per_host", "max_series_total"):
+        for name in ("max_message_bytes", "max_fields_per_message", "max_lines_per_message", "max_name_len",
+                     "max_host_len", "max_series_per_host", "max_series_total"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)!r}: must be at least 1")
         if self.series_idle_s <= 0:

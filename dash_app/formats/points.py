@@ -55,4 +55,4 @@ def ms_from(ts: int | float, unit_ns: int) -> int:
         unit_ns = 1_000_000_000 if a < 1e11 else 1_000_000 if a < 1e14 else 1_000 if a < 1e17 else 1
     if isinstance(ts, int):
         return ts * unit_ns // 1_000_000
-    return int(ts * unit_ns / 1_000_000)
+    return round(ts * unit_ns / 1_000_000)

@@ -45,12 +45,17 @@ def parse(doc: object, kafka_ts_ms: int | None, options: FormatOptions, drops: C
     budget = options.max_fields_per_message
     kafka_ts = kafka_ts_ms if kafka_ts_ms is not None and kafka_ts_ms > 0 else None
     points: list[Point] = []
-    errors: list[_MetricError] = []
+    errors: Counter[str] = Counter()
+    first: tuple[str, str] | None = None
+    if len(items) > options.max_lines_per_message:
+        errors["line_cap"] += len(items) - options.max_lines_per_message
+        items = items[: options.max_lines_per_message]
     for item in items:
         try:
             point = _metric(item, kafka_ts, options)
         except _MetricError as exc:
-            errors.append(exc)
+            errors[exc.reason] += 1
+            first = first or (exc.reason, exc.detail)
             continue
         total = len(point.fields) + point.skipped
         if total > budget:
@@ -62,11 +67,10 @@ def parse(doc: object, kafka_ts_ms: int | None, options: FormatOptions, drops: C
         budget -= len(point.fields) + point.skipped
         points.append(point)
     if not points:
-        if errors:
-            raise FormatError(errors[0].reason, errors[0].detail)
+        if first is not None:
+            raise FormatError(*first)
         raise FormatError("empty", "a batch with no metrics")
-    for error in errors:
-        drops[error.reason] += 1
+    drops.update(errors)
     return points
 
 
