@@ -40,15 +40,24 @@ _FAST = re.compile(
     r"[ \t\v\f]+([^ \t\v\f\r\n]+)"  # fields
     r"(?:[ \t\v\f]+(-?[0-9]+))?[ \t\v\f]*\r?\Z"  # timestamp
 )
-# Tokens of the general scanner (Telegraf's machine.go.rl character classes).
-_MEAS = r"(?:[^\t\n\f\r\v ,\\]|\\[^\t\n\f\r])+"
-_TAGTOK = r"(?:[^\t\n\f\r\v ,=\\]|\\[^\t\n\f\r\\]|\\(?=\\))+"
+# Tokens of the general scanner (Telegraf's machine.go.rl character classes), written as "unrolled
+# loops" (plain-run, then escape + plain-run, ...) so that a 1 MiB token costs one linear scan.
+
+
+def _token(plain: str, escape: str) -> str:
+    """One or more of ``plain`` characters or ``escape`` sequences."""
+    return f"(?:{plain}|{escape}){plain}*(?:(?:{escape}){plain}*)*"
+
+
+_MEAS = _token(r"[^\t\n\f\r\v ,\\]", r"\\[^\t\n\f\r]")
+_TAGTOK = _token(r"[^\t\n\f\r\v ,=\\]", r"\\[^\t\n\f\r\\]|\\(?=\\)")
+_FIELDKEY = _token(r"[^\t\n\f\r\v ,=\\]", r"\\[^\t\n\f\r]")
 _SERIES = re.compile(_MEAS + r"(?:," + _TAGTOK + "=" + _TAGTOK + ")*")
 _MEAS_RE = re.compile(_MEAS)
 _TAG_RE = re.compile(r",(" + _TAGTOK + ")=(" + _TAGTOK + ")")
 _FIELD = re.compile(
-    r"((?:[^\t\n\f\r\v ,=\\]|\\[^\t\n\f\r])+)="  # key
-    r"(?:(\"(?:[^\"\\]|\\.)*\")|([^\t\n\f\r\v ,\"][^\t\n\f\r\v ,]*))",  # "string" | other value
+    "(" + _FIELDKEY + ")="  # key
+    r"(?:(\"[^\"\\]*(?:\\.[^\"\\]*)*\")|([^\t\n\f\r\v ,\"][^\t\n\f\r\v ,]*))",  # "string" | other value
     re.DOTALL,
 )
 _WS_RE = re.compile(r"[ \t\v\f]+")
