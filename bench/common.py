@@ -100,7 +100,8 @@ def header(title: str, args: argparse.Namespace) -> None:
     print(
         f"{time.strftime('%Y-%m-%d %H:%M')} · {'quick' if args.quick else 'full'} run · "
         f"{psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB · "
-        f"Python {sys.version.split()[0]} · broker: {external_bootstrap() or 'local (broker.launcher)'}"
+        f"Python {sys.version.split()[0]} · broker: {external_bootstrap() or 'local (broker.launcher)'} · "
+        f"load average {os.getloadavg()[0]:.1f} at start"
     )
     print()
 
@@ -201,6 +202,49 @@ def kafka(tmp: Path) -> Iterator[KafkaBroker | ExternalKafka]:
         broker.stop()
 
 
+class Machine:
+    """CPU of everything on the machine over a window: the given processes, and all the others.
+
+    The others matter: on a shared 2-core machine a busy neighbour (a test run, another bench) takes
+    CPU from the process under test. Percentages are of one core (the machine has cpu_count of them).
+    """
+
+    def __init__(self, broker: KafkaBroker | ExternalKafka | None = None, **pids: int) -> None:
+        pids = {"bench": os.getpid(), **pids}
+        if getattr(broker, "pid", None):
+            pids["broker"] = broker.pid  # type: ignore[union-attr]
+        self._usages = {name: Usage(pid) for name, pid in pids.items()}
+
+    @staticmethod
+    def _busy() -> float:
+        t = psutil.cpu_times()
+        return float(sum(t) - t.idle - getattr(t, "iowait", 0.0))
+
+    def __enter__(self) -> Machine:
+        self._busy0 = self._busy()
+        for u in self._usages.values():
+            u.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for u in self._usages.values():
+            u.stop()
+        self._busy1 = self._busy()
+
+    def percent(self, name: str) -> float:
+        return self._usages[name].cpu_percent
+
+    @property
+    def others_percent(self) -> float:
+        seconds = max(1e-9, next(iter(self._usages.values())).seconds)
+        ours = sum(u.cpu_seconds for u in self._usages.values())
+        return max(0.0, 100 * ((self._busy1 - self._busy0) - ours) / seconds)
+
+    def summary(self) -> str:
+        parts = [f"{name} {u.cpu_percent:.0f} %" for name, u in self._usages.items()]
+        return ", ".join([*parts, f"other processes {self.others_percent:.0f} %"])
+
+
 def new_topic(broker: KafkaBroker | ExternalKafka, partitions: int = 3, prefix: str = "bench") -> str:
     name = f"{prefix}-{os.urandom(4).hex()}"
     broker.create_topic(name, partitions=partitions)
@@ -223,10 +267,10 @@ class Dashboard:
     def pid(self) -> int:
         return self.child.pid
 
-    def healthz(self) -> dict[str, Any]:
+    def healthz(self, timeout: float = 5.0) -> dict[str, Any]:
         if not self.child.alive():
             raise RuntimeError(f"dashboard exited:\n{self.child.log_tail()}")
-        return get_json(self.url + "healthz")  # type: ignore[no-any-return]
+        return get_json(self.url + "healthz", timeout)  # type: ignore[no-any-return]
 
     def wait_up(self, timeout: float = 60.0) -> float:
         """Seconds from spawn until /healthz answered."""
@@ -386,9 +430,11 @@ def prefill(bootstrap: str, topic: str, hosts: Sequence[str], metrics: Sequence[
     """
     from confluent_kafka import Producer
 
+    # Idempotence: a retried batch must not reorder a host's samples (the relay would count the
+    # older ones as duplicates).
     producer = Producer(producer_conf(bootstrap, **{
-        "linger.ms": 50, "batch.size": 1_000_000, "queue.buffering.max.messages": 1_000_000,
-        "queue.buffering.max.kbytes": 1_048_576}))
+        "enable.idempotence": True, "linger.ms": 50, "batch.size": 1_000_000,
+        "queue.buffering.max.messages": 1_000_000, "queue.buffering.max.kbytes": 1_048_576}))
     failed = 0
 
     def on_delivery(err: Any, _msg: Any) -> None:
