@@ -1,14 +1,24 @@
-"""``create_app``: one ASGI application serving the Dash page, ``<prefix>ws`` and ``<prefix>healthz``.
+"""``create_app``: one ASGI application serving the Dash page, ``<prefix>ws``, ``<prefix>healthz`` and
+``<prefix>metrics``, behind :class:`dash_app.security.SecurityMiddleware`.
 
-Dash runs on its default Flask server, mounted into Starlette through a2wsgi, so the page, the
-WebSocket and the health check share one port and one prefix under uvicorn.
+Dash runs on a Flask server (its own, or the portal's with ``server=``) mounted into Starlette through
+a2wsgi, so the page, the WebSocket and the health check share one port and one prefix under uvicorn.
+Three ways to use it (docs/embedding.md, examples/):
+
+- standalone: ``python -m dash_app`` (``create_app(config)`` under uvicorn);
+- inside a portal: an ASGI portal mounts ``create_app(url_prefix="/tools/metrics/")`` at
+  ``/tools/metrics``; a Flask portal passes ``server=portal`` and serves the returned ASGI app (its
+  own routes included) with uvicorn, because a WSGI server cannot carry the WebSocket;
+- behind a reverse proxy that keeps the prefix (``url_prefix``) or strips it (``public_url_prefix``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,15 +28,18 @@ import flask
 from a2wsgi import WSGIMiddleware
 from dash import Dash
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from .config import DashboardConfig
+from .config import DashboardConfig, load, with_overrides
 from .consumer import MetricsConsumer
 from .hub import Hub
 from .layout import build_layout, register_callbacks
+from .security import Authorize, Policy, SecurityMiddleware
 from .store import SeriesStore
 from .telemetry import CONTENT_TYPE, Telemetry
 
@@ -39,7 +52,8 @@ def create_dash(config: DashboardConfig, server: flask.Flask | None = None) -> D
     dash_app = Dash(
         __name__,
         server=server or flask.Flask(__name__),  # type: ignore[arg-type]
-        requests_pathname_prefix=config.url_prefix,
+        # What the page asks for (a proxy may add a prefix) vs what this server routes.
+        requests_pathname_prefix=config.browser_prefix,
         routes_pathname_prefix=config.url_prefix,
         assets_folder=str(ASSETS_DIR),
         title="Live system metrics",
@@ -51,8 +65,33 @@ def create_dash(config: DashboardConfig, server: flask.Flask | None = None) -> D
     return dash_app
 
 
-def create_app(config: DashboardConfig, *, start_consumer: bool = True) -> Starlette:
-    """Build the ASGI app. Nothing touches the network until the app's lifespan starts."""
+def create_app(
+    config: DashboardConfig | None = None,
+    *,
+    server: flask.Flask | None = None,
+    authorize: Authorize | None = None,
+    start_consumer: bool = True,
+    **settings: Any,
+) -> Starlette:
+    """Build the ASGI app. Nothing touches the network until the app's lifespan starts.
+
+    ``config``: the settings; without it they come from the environment, as for ``python -m dash_app``.
+    ``settings``: any setting by name (``url_prefix="/tools/metrics/"``), parsed and checked like its
+    environment variable. ``server``: a portal's Flask app to register the Dash routes on (its other
+    routes keep working through the returned app). ``authorize``: the portal's ``(connection) -> bool``
+    (sync or async), asked for every request under the prefix, the WebSocket handshake included.
+    """
+    if config is None:
+        config, _ = load([], os.environ)
+    if settings:
+        config = with_overrides(config, settings)
+    policy = Policy.from_config(config, authorize)
+    if not _is_loopback(config.host) and not policy.auth_enabled:
+        log.warning(
+            "SECURITY WARNING: serving on %s, which is not a loopback address, WITHOUT authentication: "
+            "anyone who can reach this port sees every host's metrics. Set DASH_AUTH_TOKEN, DASH_BASIC_AUTH "
+            "or DASH_TRUSTED_PROXIES (docs/security.md), or bind to 127.0.0.1.", config.host,
+        )  # fmt: skip
     store = SeriesStore(
         window_ms=config.history_seconds * 1000,
         max_points=config.max_points,
@@ -87,7 +126,7 @@ def create_app(config: DashboardConfig, *, start_consumer: bool = True) -> Starl
         store, config.frame_interval, kafka_status, stale_after=config.stale_seconds, on_sample=observe_latency
     )
     telemetry.attach(consumer, store, hub)
-    dash_app = create_dash(config)
+    dash_app = create_dash(config, server)
 
     async def healthz(request: Request) -> JSONResponse:
         body = {
@@ -120,18 +159,15 @@ def create_app(config: DashboardConfig, *, start_consumer: bool = True) -> Starl
     async def ws_endpoint(websocket: WebSocket) -> None:
         await hub.serve(websocket)
 
+    runtime = _Runtime(consumer if start_consumer else None, hub)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if start_consumer:
-            consumer.start()
-        ticker = asyncio.create_task(hub.run())
+        runtime.start()
         try:
             yield
         finally:
-            ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await ticker
-            await asyncio.to_thread(consumer.stop)
+            await runtime.stop()
 
     prefix = config.url_prefix
     app = Starlette(
@@ -141,10 +177,92 @@ def create_app(config: DashboardConfig, *, start_consumer: bool = True) -> Starl
             WebSocketRoute(prefix + "ws", ws_endpoint),
             Mount("", app=WSGIMiddleware(dash_app.server)),  # type: ignore[arg-type]
         ],
+        middleware=[
+            Middleware(_Mounted, prefix=prefix, runtime=runtime),
+            Middleware(SecurityMiddleware, policy=policy),
+        ],
         lifespan=lifespan,
     )
     app.state.hub = hub
     app.state.consumer = consumer
     app.state.store = store
     app.state.dash = dash_app
+    app.state.config = config
+    app.state.policy = policy
     return app
+
+
+def _is_loopback(host: str) -> bool:
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
+
+
+class _Runtime:
+    """The consumer thread and the hub's ticker: started by the lifespan, or by the first request when
+    a portal mounted the app without running its lifespan (Starlette does not run a mounted app's)."""
+
+    def __init__(self, consumer: MetricsConsumer | None, hub: Hub) -> None:
+        self.consumer = consumer
+        self.hub = hub
+        self.ticker: asyncio.Task[None] | None = None
+
+    @property
+    def started(self) -> bool:
+        return self.ticker is not None
+
+    def start(self) -> None:
+        if self.ticker is not None:
+            return
+        if self.consumer is not None:
+            self.consumer.start()
+        self.ticker = asyncio.create_task(self.hub.run())
+
+    async def stop(self) -> None:
+        ticker, self.ticker = self.ticker, None
+        if ticker is not None:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+        if self.consumer is not None:
+            await asyncio.to_thread(self.consumer.stop)
+
+
+class _Mounted:
+    """Lets the app run mounted under a prefix by a portal (``Mount("/tools/metrics", app)``).
+
+    The routes and Dash's Flask routes are registered with the full ``url_prefix``, so the mount's
+    ``root_path`` is folded back into the path. Also starts the runtime on first use if no lifespan ran.
+    """
+
+    def __init__(self, app: ASGIApp, prefix: str, runtime: _Runtime) -> None:
+        self.app = app
+        self.prefix = prefix
+        self.runtime = runtime
+        self._warned: set[str] = set()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            if not self.runtime.started:
+                self._warn_once("lifespan", "the dashboard's lifespan did not run (a mounted app?): starting "
+                                "its Kafka consumer on first use; run it from the portal's lifespan for a "
+                                "clean shutdown (docs/embedding.md)")
+                self.runtime.start()
+            root = scope.get("root_path", "")
+            if root:
+                scope = {**scope, "root_path": ""}
+                if not scope["path"].startswith(root):  # servers that give the path below root_path
+                    scope["path"] = root + scope["path"]
+                    scope.pop("raw_path", None)
+                if not scope["path"].startswith(self.prefix) and scope["path"] != self.prefix.rstrip("/"):
+                    self._warn_once(root, f"mounted at {root!r} but url_prefix is {self.prefix!r}: "
+                                    "mount the dashboard at its url_prefix")
+        await self.app(scope, receive, send)
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            log.warning(message)

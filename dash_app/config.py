@@ -7,14 +7,26 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import logging
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
+from urllib.parse import urlsplit
 
 from .errors import ConfigError
 
-_SECRET_MARKERS = ("password", "secret", "sasl.oauthbearer")
+# librdkafka keys whose values are masked wherever they are shown (an inline private key too).
+_SECRET_MARKERS = ("password", "secret", "sasl.oauthbearer", "ssl.key.pem")
+MASK = "****"
+# Variables Kafka's own scripts read (often set on Kafka hosts); they are not librdkafka settings.
+_NOT_CLIENT_SETTINGS = frozenset({
+    "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_CLUSTER_ID", "KAFKA_DEBUG", "KAFKA_GC_LOG_OPTS", "KAFKA_HEAP_OPTS",
+    "KAFKA_HOME", "KAFKA_JMX_OPTS", "KAFKA_JVM_PERFORMANCE_OPTS", "KAFKA_LOG4J_OPTS", "KAFKA_LOG_DIR",
+    "KAFKA_OPTS",
+})  # fmt: skip
 
 
 def _number(lo: float, hi: float, kind: type = float) -> Callable[[str], Any]:
@@ -43,6 +55,90 @@ def _prefix(text: str) -> str:
     return text if text.endswith("/") else text + "/"
 
 
+def _optional_prefix(text: str) -> str:
+    return _prefix(text) if text.strip() else ""
+
+
+_SCHEMES = {"http", "https"}
+_HOST_SOURCE = re.compile(r"(https?://)?(\*\.)?[A-Za-z0-9.-]+(:(\d{1,5}|\*))?")
+
+
+def _frame_ancestors(text: str) -> str:
+    """CSP frame-ancestors sources: 'self', 'none', or origins (https://portal.example.com, *.corp:443)."""
+    sources = text.replace(",", " ").split()
+    if not sources:
+        raise ValueError("must not be empty ('none' forbids every frame, 'self' allows same origin)")
+    for src in sources:
+        if src in ("'self'", "'none'", "https:", "http:"):
+            continue
+        if not _HOST_SOURCE.fullmatch(src):
+            raise ValueError(f"{src!r} is not 'self', 'none' or an origin like https://portal.example.com")
+    if "'none'" in sources and len(sources) > 1:
+        raise ValueError("'none' cannot be combined with other sources")
+    return " ".join(sources)
+
+
+def normalise_origin(text: str) -> str:
+    """``HTTPS://Portal.example.com:443/`` → ``https://portal.example.com``; ValueError if not an origin."""
+    parts = urlsplit(text.strip())
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"{text!r} has a bad port") from None
+    if parts.scheme.lower() not in _SCHEMES or not parts.hostname or parts.path not in ("", "/") or (
+        parts.query or parts.fragment or parts.username or parts.password
+    ):
+        raise ValueError(f"{text!r} is not an origin like https://portal.example.com[:port]")
+    scheme = parts.scheme.lower()
+    default = 443 if scheme == "https" else 80
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}" + (f":{port}" if port not in (None, default) else "")
+
+
+def _origins(text: str) -> tuple[str, ...]:
+    items = text.replace(",", " ").split()
+    return tuple(item if item == "*" else normalise_origin(item) for item in items)
+
+
+def _token(text: str) -> str:
+    text = text.strip()
+    if text and (len(text) < 16 or any(c.isspace() for c in text)):
+        raise ValueError("must be at least 16 characters without spaces (e.g. python -c 'import secrets; "
+                         "print(secrets.token_urlsafe(32))')")
+    return text
+
+
+def _basic(text: str) -> str:
+    if not text:
+        return ""
+    user, sep, password = text.partition(":")
+    if not sep or not user.strip() or len(password) < 8:
+        raise ValueError("must be user:password with a password of at least 8 characters")
+    return text
+
+
+def _networks(text: str) -> tuple[str, ...]:
+    out = []
+    for item in text.replace(",", " ").split():
+        try:
+            out.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ValueError(f"{item!r} is not an IP address or network (127.0.0.1, 10.0.0.0/8)") from None
+    return tuple(out)
+
+
+_TOKEN_CHARS = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def _header_name(text: str) -> str:
+    text = text.strip()
+    if not _TOKEN_CHARS.fullmatch(text):
+        raise ValueError("not an HTTP header name")
+    return text
+
+
 def _log_level(text: str) -> str:
     level = text.strip().lower()
     if level not in {"debug", "info", "warning", "error"}:
@@ -57,6 +153,7 @@ class Setting:
     default: str
     parse: Callable[[str], Any]
     help: str
+    secret: bool = False  # the value is never shown: not in --print-config, not in error messages
 
     @property
     def flag(self) -> str:
@@ -71,6 +168,27 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("port", "DASH_PORT", "8050", _number(0, 65535, int), "TCP port of the web server (0: any free)."),
     Setting("url_prefix", "DASH_URL_PREFIX", "/", _prefix,
             "Path prefix of the page, WebSocket (<prefix>ws) and health check (<prefix>healthz)."),
+    Setting("public_url_prefix", "DASH_PUBLIC_URL_PREFIX", "", _optional_prefix,
+            "Prefix browsers use when a reverse proxy rewrites the path, e.g. /tools/metrics/ in front of "
+            "url_prefix /; must end with url_prefix. Empty: url_prefix."),
+    Setting("frame_ancestors", "DASH_FRAME_ANCESTORS", "'self'", _frame_ancestors,
+            "Who may show the page in a frame (CSP frame-ancestors): 'self', 'none' or origins such as "
+            "https://portal.example.com, space-separated."),
+    Setting("allowed_origins", "DASH_ALLOWED_ORIGINS", "", _origins,
+            "Origins (scheme://host[:port], comma-separated, or *) whose pages may open the WebSocket besides "
+            "the dashboard's own host. Others are closed with code 4403."),
+    Setting("auth_token", "DASH_AUTH_TOKEN", "", _token,
+            "Shared bearer token (Authorization: Bearer ..., at least 16 characters). Empty: off.", secret=True),
+    Setting("basic_auth", "DASH_BASIC_AUTH", "", _basic,
+            "HTTP basic auth as user:password (password at least 8 characters). Empty: off.", secret=True),
+    Setting("trusted_proxies", "DASH_TRUSTED_PROXIES", "", _networks,
+            "Addresses/networks of reverse proxies whose user header is trusted (comma-separated). Empty: off."),
+    Setting("proxy_user_header", "DASH_PROXY_USER_HEADER", "X-Forwarded-User", _header_name,
+            "Header with the authenticated user, honoured only from trusted_proxies."),
+    Setting("ws_max_message_bytes", "DASH_WS_MAX_MESSAGE_BYTES", "16384", _number(256, 1_048_576, int),
+            "Largest WebSocket message a page may send; a larger one closes the socket (code 1009)."),
+    Setting("ws_rate_limit", "DASH_WS_RATE_LIMIT", "10", _number(0.1, 1000),
+            "WebSocket messages per second a page may send (bursts of twice that); more closes it (1008)."),
     Setting("frame_interval", "DASH_FRAME_INTERVAL", "0.1", _number(0.02, 5.0),
             "Seconds between WebSocket frames (batching; 0.1 = at most 10 frames/s per client)."),
     Setting("history_seconds", "DASH_HISTORY_SECONDS", "900", _number(10, 7 * 86400, int),
@@ -97,24 +215,92 @@ class DashboardConfig:
     max_points: int = 3600
     max_series: int = 5000
     stale_seconds: float = 10.0
+    public_url_prefix: str = ""
+    frame_ancestors: str = "'self'"
+    allowed_origins: tuple[str, ...] = ()
+    auth_token: str = field(default="", repr=False)
+    basic_auth: str = field(default="", repr=False)
+    trusted_proxies: tuple[str, ...] = ()
+    proxy_user_header: str = "X-Forwarded-User"
+    ws_max_message_bytes: int = 16384
+    ws_rate_limit: float = 10.0
     log_level: str = "info"
     kafka: Mapping[str, str] = field(default_factory=dict)  # librdkafka passthrough
 
+    @property
+    def browser_prefix(self) -> str:
+        """The prefix in the browser's address bar (Dash's requests_pathname_prefix)."""
+        return self.public_url_prefix or self.url_prefix
+
+    @property
+    def auth_configured(self) -> bool:
+        return bool(self.auth_token or self.basic_auth or self.trusted_proxies)
+
     def masked(self) -> dict[str, Any]:
         out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "kafka"}
-        out["kafka"] = {
-            k: ("****" if any(m in k for m in _SECRET_MARKERS) else v) for k, v in self.kafka.items()
-        }
+        out["auth_token"] = MASK if self.auth_token else ""
+        out["basic_auth"] = self.basic_auth.partition(":")[0] + ":" + MASK if self.basic_auth else ""
+        out["kafka"] = {k: (MASK if is_secret(k) else v) for k, v in self.kafka.items()}
         return out
 
 
+def is_secret(kafka_key: str) -> bool:
+    lowered = kafka_key.lower()
+    return any(marker in lowered for marker in _SECRET_MARKERS)
+
+
 def kafka_passthrough(environ: Mapping[str, str]) -> dict[str, str]:
-    """``KAFKA_SASL_USERNAME=x`` → ``{"sasl.username": "x"}``; the bootstrap setting has its own row."""
+    """``KAFKA_SASL_USERNAME=x`` → ``{"sasl.username": "x"}``; the bootstrap setting has its own row.
+
+    Empty values count as unset, and the JVM variables of Kafka's own scripts (KAFKA_OPTS, KAFKA_HOME…)
+    are not client settings, as in the producer.
+    """
     out = {}
     for key, value in environ.items():
-        if key.startswith("KAFKA_") and key != "KAFKA_BOOTSTRAP_SERVERS":
+        if key.startswith("KAFKA_") and key not in _NOT_CLIENT_SETTINGS and value and len(key) > len("KAFKA_"):
             out[key[len("KAFKA_"):].lower().replace("_", ".")] = value
-    return out
+    return dict(sorted(out.items()))
+
+
+def kafka_env_name(kafka_key: str) -> str:
+    return "KAFKA_" + kafka_key.upper().replace(".", "_")
+
+
+def check_kafka_settings(settings: Mapping[str, str]) -> None:
+    """Let librdkafka judge the passthrough settings now, so a typo is a config error (exit 2).
+
+    A consumer without ``bootstrap.servers`` knows no broker, so this does no network I/O; it does
+    load files such as ``ssl.ca.location``.
+    """
+    if not settings:
+        return
+    from confluent_kafka import Consumer, KafkaException
+
+    quiet = logging.getLogger("dash_app.config.librdkafka-check")
+    quiet.addHandler(logging.NullHandler())
+    quiet.propagate = False  # "no bootstrap.servers configured" is expected here
+    conf: dict[str, Any] = {"group.id": "config-check", **settings, "logger": quiet}
+    conf.pop("bootstrap.servers", None)
+    try:
+        Consumer(conf).close()
+    except KafkaException as exc:
+        reason = exc.args[0].str() if exc.args and hasattr(exc.args[0], "str") else str(exc)
+        reason = reason.removeprefix("Failed to create consumer: ")
+        key = _blamed_key(reason, settings)
+        value = settings.get(key, "")
+        raise ConfigError(kafka_env_name(key), MASK if is_secret(key) and value else value, reason) from None
+
+
+def _blamed_key(reason: str, settings: Mapping[str, str]) -> str:
+    quoted = re.findall(r'"([a-z0-9._]+)"', reason)
+    named = [k for k in quoted if k in settings] or quoted
+    if named:
+        return named[0]
+    mentioned = sorted((k for k in settings if k in reason), key=len, reverse=True)
+    if mentioned:
+        return mentioned[0]
+    by_value = [k for k, v in settings.items() if v and v in reason and not is_secret(k)]
+    return by_value[0] if by_value else next(iter(settings))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -135,6 +321,7 @@ def load(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     environ = os.environ if environ is None else environ
     args = build_parser().parse_args(argv)
     values: dict[str, Any] = {}
+    keys: dict[str, str] = {}
     for s in SETTINGS:
         cli_value = getattr(args, s.name)
         if cli_value is not None:
@@ -143,8 +330,42 @@ def load(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             key, raw = s.env, environ[s.env]
         else:
             key, raw = s.env, s.default
+        keys[s.name] = key
         try:
             values[s.name] = s.parse(raw)
         except ValueError as exc:
-            raise ConfigError(key, raw, str(exc)) from None
+            raise ConfigError(key, MASK if s.secret else raw, str(exc)) from None
+    _check_together(values, keys)
     return DashboardConfig(**values, kafka=kafka_passthrough(environ)), args
+
+
+def _check_together(values: Mapping[str, Any], keys: Mapping[str, str]) -> None:
+    public, own = values["public_url_prefix"], values["url_prefix"]
+    if public and not public.endswith(own):
+        # Dash serves routes at url_prefix and writes public_url_prefix into the page; a proxy can only
+        # strip a leading part, so the public prefix must end with the one this server sees.
+        raise ConfigError(keys["public_url_prefix"], public, f"must end with the url prefix {own!r}")
+
+
+def with_overrides(config: DashboardConfig, overrides: Mapping[str, Any]) -> DashboardConfig:
+    """``config`` with some settings replaced (``create_app(url_prefix=...)``), each parsed like its
+    environment variable, so the same checks apply. ``kafka`` takes a mapping of librdkafka keys."""
+    by_name = {s.name: s for s in SETTINGS}
+    values = {f.name: getattr(config, f.name) for f in fields(config)}
+    keys = {s.name: s.name for s in SETTINGS}
+    for name, value in overrides.items():
+        if name == "kafka":
+            values["kafka"] = dict(value)
+            continue
+        setting = by_name.get(name)
+        if setting is None:
+            raise TypeError(f"create_app() got an unknown setting {name!r}")
+        raw = ",".join(value) if isinstance(value, (tuple, list)) else str(value)
+        try:
+            values[name] = setting.parse(raw)
+        except ValueError as exc:
+            raise ConfigError(name, MASK if setting.secret else raw, str(exc)) from None
+    _check_together(values, keys)
+    if "kafka" in overrides:
+        check_kafka_settings(values["kafka"])
+    return DashboardConfig(**values)
