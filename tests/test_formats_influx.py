@@ -267,3 +267,13 @@ def test_names_longer_than_the_cap_are_dropped_and_counted():
     assert s.metrics == {"m.ok": 1.0}
     assert s.skipped_metrics == 2
     assert dropped == {"name_too_long": 2}
+
+
+def test_crlf_blank_lines_are_blank_in_both_paths():
+    plain = b"m,host=h f=1 %d\r\n\r\n\r\nm,host=h g=2 %d\r\n" % (TS, TS)
+    quoted = plain + b'm,host=h s="forces the general scanner" %d\r\n' % TS
+    for value in (plain, quoted):
+        dropped: Counter[str] = Counter()
+        [s] = decode_record(value, None, None, fmt="influx", dropped=dropped)
+        assert s.metrics == {"m.f": 1.0, "m.g": 2.0}
+        assert "bad_line" not in dropped

@@ -62,8 +62,8 @@ _FIELD = re.compile(
 )
 _WS_RE = re.compile(r"[ \t\v\f]+")
 _TAIL = re.compile(r"[ \t\v\f]+(-?[0-9]+)")
-_END = re.compile(r"[ \t\v\f]*(?:\r?\n|\Z)")
-_SKIP = re.compile(r"[ \t\v\f]*(?:#[^\n]*)?(?:\r?\n|\Z)")  # blank or comment line
+_END = re.compile(r"[ \t\v\f]*\r?(?:\n|\Z)")
+_SKIP = re.compile(r"[ \t\v\f]*(?:#[^\n]*)?\r?(?:\n|\Z)")  # blank or comment line
 
 _VALUE = re.compile(
     r"(-?(?:0|[1-9][0-9]*))i"
