@@ -87,3 +87,10 @@ def test_four_formats_interleaved_through_one_decoder():
         ("seed", "CPU utilization (%)", 12.5),
     }
     assert decoder.formats == {"v1": 1, "influx": 1, "telegraf_json": 1, "seed": 1}
+
+
+def test_text_values_are_accepted_like_bytes():
+    assert decode_record(LP.decode(), None, None) == decode_record(LP, None, None)
+    with pytest.raises(FormatError) as info:
+        decode_record("\udcff", None, None)  # a lone surrogate: not UTF-8 once encoded
+    assert info.value.reason == "not_utf8"

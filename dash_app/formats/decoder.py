@@ -46,7 +46,7 @@ class Decoder:
         self._namer = _Namer(options, self.rates.counter_fields)
         self._clock = clock
 
-    def decode(self, value: bytes | None, key: bytes | None = None, kafka_ts_ms: int | None = None,
+    def decode(self, value: bytes | str | None, key: bytes | None = None, kafka_ts_ms: int | None = None,
                fmt: Format = "auto") -> list[Sample]:
         """One Kafka record → samples (maybe none: e.g. the first value of a counter)."""
         name, points = _points(value, key, kafka_ts_ms, fmt, self.options, self.dropped, self._influx)
@@ -58,7 +58,7 @@ class Decoder:
         return len(self.limiter)
 
 
-def decode_record(value: bytes | None, key: bytes | None, kafka_ts_ms: int | None, *,
+def decode_record(value: bytes | str | None, key: bytes | None, kafka_ts_ms: int | None, *,
                   fmt: Format = "auto", options: FormatOptions = DEFAULT_OPTIONS,
                   dropped: Counter[str] | None = None) -> list[Sample]:
     """Decode one record without state: counter fields come out raw (no rates), no series caps.
@@ -70,12 +70,12 @@ def decode_record(value: bytes | None, key: bytes | None, kafka_ts_ms: int | Non
     return _assemble(points, _Namer(options, frozenset()), drops, None, None, 0.0)
 
 
-def _points(value: bytes | None, key: bytes | None, kafka_ts_ms: int | None, fmt: str,
+def _points(value: bytes | str | None, key: bytes | None, kafka_ts_ms: int | None, fmt: str,
             options: FormatOptions, drops: Counter[str], influx: InfluxParser) -> tuple[str, list[Point]]:
     if value is None:
         raise FormatError("empty", "tombstone / null value")
     if not isinstance(value, bytes):
-        value = bytes(value)
+        value = value.encode("utf-8", "surrogatepass") if isinstance(value, str) else bytes(value)
     if len(value) > options.max_message_bytes:
         raise FormatError("too_large", f"{len(value)} bytes > {options.max_message_bytes}")
     if not value.strip():

@@ -48,8 +48,8 @@ def tag_suffix(tags: dict[str, str]) -> str:
 
 
 def ms_from(ts: int | float, unit_ns: int) -> int:
-    """A timestamp in units of ``unit_ns`` nanoseconds → epoch ms. ``unit_ns == 0``: guess the unit
-    from the magnitude (s, ms, us or ns for any date between 1973 and 5138)."""
+    """A timestamp in units of ``unit_ns`` nanoseconds → epoch ms (integers: floor, floats: rounded).
+    ``unit_ns == 0``: guess the unit from the magnitude (s, ms, us or ns for any date from 1973 to 5138)."""
     if unit_ns == 0:
         a = abs(ts)
         unit_ns = 1_000_000_000 if a < 1e11 else 1_000_000 if a < 1e14 else 1_000 if a < 1e17 else 1
