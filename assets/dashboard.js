@@ -1,366 +1,380 @@
-/* Browser glue of the live page: Dash clientside callbacks (namespace window.dash_clientside.metrics)
- * that feed WebSocket frames into the DOM-free model (metrics_core.js) and draw them with Chart.js,
- * or with the Plotly dcc.Graph fallback through its extendData prop.
+/* Browser glue of the live page (namespace window.dash_clientside.metrics). Dash calls `connect` once
+ * the layout is rendered; from then on the page's own WebSocket feeds frames into the DOM-free model
+ * (metrics_core.js), which hands what changed to the active renderer (metrics_chartjs.js, or the Plotly
+ * fallback in metrics_plotly.js). Also the header (connection badge, end-to-end lag, host count), the
+ * empty state, the view state in the URL, theme, pause and reconnects.
+ *
+ * A plain WebSocket, not dash_extensions.WebSocket: that component hands each message to a callback
+ * through its `message` prop, and a message arriving before the callback ran overwrites the previous
+ * one. While the page loads (scripts parsing, the first snapshot drawing) that lost the snapshot
+ * itself on every load, and the page waited ~2 s for the sequencer's retry. The browser queues
+ * socket messages, so every frame is seen once and in order.
  *
  * Host and metric names come from Kafka, i.e. from anyone who can write to the topic: they only ever
- * reach the page as textContent or as Chart.js/Plotly data labels, never as HTML.
+ * reach the page as textContent or as chart data labels, never as HTML.
  */
 (function () {
   'use strict';
   window.dash_clientside = window.dash_clientside || {};
   const ns = (window.dash_clientside.metrics = window.dash_clientside.metrics || {});
 
-  const OPEN = 1;
-  const CLOSED = 3;
-  const MAX_POINTS = 3600;
+  const TICK_MS = 1000;
+  const SILENT_AFTER_MS = 5000; // the relay sends a heartbeat every second; 5 s of nothing is stale
 
-  const state = {
+  const app = {
     model: null,
+    lag: null,
     renderer: null, // 'chartjs' | 'plotly'
-    wsBase: null,
-    attempt: 0,
+    renderers: {},
+    selection: [],
+    hidden: new Set(), // series keys toggled off in a legend
+    windowId: '15m',
+    windowMs: 15 * 60 * 1000,
+    themeChoice: 'auto',
+    theme: 'light',
+    paused: false,
+    pausedAt: 0,
+    bufferedWhilePaused: 0,
     socketOpen: false,
-    reconnectAt: 0,
-    countdown: null,
-    nonce: 0,
-    badFrames: 0,
-    charts: new Map(), // group -> {chart, card}
-    dirty: new Set(),
-    rafPending: false,
-    plotly: { traceIndex: new Map(), pending: new Map(), inFlight: null, resetPending: false },
+    lastFrameAt: 0,
+    stats: { draws: 0, frames: 0, badFrames: 0 },
+    isActive: function (name) {
+      return app.renderer === name;
+    },
   };
+
+  const conn = { url: null, socket: null, attempt: 0, reconnectAt: 0, countdown: null, nonce: 0 };
+  let controls = null;
+  let shell = null;
 
   function core() {
     return ns.core;
   }
 
-  function model() {
-    if (!state.model) state.model = new (core().Model)({ maxPoints: MAX_POINTS });
-    return state.model;
+  function view() {
+    return ns.view;
   }
 
-  function noUpdate() {
-    return window.dash_clientside.no_update;
+  function active() {
+    return app.renderers[app.renderer];
   }
 
-  function chooseRenderer() {
-    const wanted = new URLSearchParams(window.location.search).get('renderer');
-    // Plotly is the fallback: asked for, or Chart.js failed to load.
-    state.renderer = wanted === 'plotly' || typeof window.Chart === 'undefined' ? 'plotly' : 'chartjs';
-    const graph = document.getElementById('plotly-graph');
-    const root = document.getElementById('chartjs-root');
-    if (graph) graph.style.display = state.renderer === 'plotly' ? '' : 'none';
-    if (root) root.style.display = state.renderer === 'chartjs' ? '' : 'none';
-    document.body.dataset.renderer = state.renderer;
+  function text(id, value) {
+    const e = shell[id];
+    if (e && e.textContent !== value) e.textContent = value;
   }
 
-  function send(type, extra) {
-    state.nonce += 1; // the component only sends a value that differs from the previous one
-    return JSON.stringify(Object.assign({ type: type, n: state.nonce }, extra || {}));
+  // ---------------------------------------------------------------- messages to the relay ------
+  function message(type, extra) {
+    conn.nonce += 1;
+    return JSON.stringify(Object.assign({ type: type, n: conn.nonce }, extra || {}));
   }
 
-  /** On every (re)connect: resume from what we have, or start fresh; with the URL's subscription. */
+  function subscription() {
+    return Object.assign(core().subscriptionFromQuery(window.location.search), { window: app.windowMs / 1000 });
+  }
+
+  /** On every (re)connect: resume from what we have, or start fresh; with our subscription. */
   function hello() {
-    const sub = core().subscriptionFromQuery(window.location.search);
-    const q = model().sequencer;
-    const message = q.canResume()
-      ? send('resume', Object.assign({ epoch: q.epoch, seq: q.last }, sub))
-      : send('ready', sub);
+    const q = app.model.sequencer;
+    const text = q.canResume()
+      ? message('resume', Object.assign({ epoch: q.epoch, seq: q.last }, subscription()))
+      : message('ready', subscription());
     q.reset();
-    return message;
+    return text;
   }
 
-  const STALE_COLOUR = 'rgba(120, 124, 130, 0.55)';
+  function sendNow(text) {
+    if (app.socketOpen && conn.socket) conn.socket.send(text);
+  }
+
+  // ---------------------------------------------------------------- view state -----------------
+  function writeUrl() {
+    const query = view().queryFromViewState({
+      hosts: app.selection, window: app.windowId, renderer: app.renderer, theme: app.themeChoice,
+    }, window.location.search);
+    const url = window.location.pathname + query + window.location.hash;
+    if (url !== window.location.pathname + window.location.search + window.location.hash) {
+      window.history.replaceState(window.history.state, '', url);
+    }
+  }
+
+  const darkQuery = window.matchMedia ? window.matchMedia('(prefers-color-scheme: dark)') : null;
+
+  function applyTheme() {
+    const theme = view().resolveTheme(app.themeChoice, darkQuery && darkQuery.matches);
+    document.documentElement.dataset.theme = theme;
+    document.documentElement.dataset.themeChoice = app.themeChoice;
+    if (theme !== app.theme) {
+      app.theme = theme;
+      if (active()) active().setTheme();
+    }
+  }
+
+  function renderer(name) {
+    if (!app.renderers[name]) app.renderers[name] = ns[name].create(app);
+    return app.renderers[name];
+  }
+
+  function setRenderer(name) {
+    if (name === 'chartjs' && typeof window.Chart === 'undefined') name = 'plotly';
+    const previous = app.renderer;
+    app.renderer = name;
+    document.body.dataset.renderer = name; // style.css shows the active renderer's root only
+    const r = renderer(name);
+    r.show(true);
+    if (previous !== name || previous === null) r.reset();
+  }
+
+  const handlers = {
+    window: function (id) {
+      const w = view().windowById(id);
+      if (!w || id === app.windowId) return;
+      app.windowId = id;
+      app.windowMs = w.seconds * 1000;
+      app.model.setWindow(app.windowMs);
+      app.model.trim(Date.now());
+      active().reset();
+      sendNow(message('subscribe', subscription())); // answered with a snapshot of the new window
+      after();
+    },
+    pause: function (paused) {
+      if (paused === app.paused) return;
+      app.paused = paused;
+      if (paused) {
+        app.pausedAt = Date.now();
+        app.bufferedWhilePaused = 0;
+      } else {
+        app.model.trim(Date.now());
+        active().resume();
+      }
+      after();
+    },
+    renderer: function (name) {
+      if (name === app.renderer) return;
+      setRenderer(name);
+      after();
+    },
+    theme: function (choice) {
+      app.themeChoice = choice;
+      applyTheme();
+      after();
+    },
+    hosts: function (selection) {
+      app.selection = selection;
+      active().reset();
+      after();
+    },
+  };
+
+  function after() {
+    writeUrl();
+    if (controls) controls.refresh();
+    refreshHeader(Date.now());
+  }
+
+  // ---------------------------------------------------------------- header ---------------------
+  function badge(now, reconnectInS) {
+    const silentMs = app.socketOpen && app.lastFrameAt ? now - app.lastFrameAt : undefined;
+    const label = core().connectionLabel(app.socketOpen, app.model.status, reconnectInS || 0,
+      { silentMs: silentMs, silentAfterMs: SILENT_AFTER_MS });
+    text('badge', label.text);
+    if (shell.badge.className !== label.cls) shell.badge.className = label.cls;
+    shell.badge.dataset.state = label.state;
+  }
+
+  let lastHosts = '';
+
+  function refreshHeader(now) {
+    if (!conn.countdown) badge(now);
+    text('lag', view().lagText(app.lag.median(now)));
+    const hosts = app.model.hosts();
+    const key = hosts.join('\u0000');
+    if (key !== lastHosts) {
+      lastHosts = key;
+      if (controls) controls.setHosts(hosts);
+    }
+    let shownHosts = 0;
+    for (const h of hosts) if (view().hostSelected(app.selection, h)) shownHosts += 1;
+    text('hosts', app.selection.length
+      ? shownHosts + ' of ' + hosts.length + ' hosts'
+      : hosts.length + (hosts.length === 1 ? ' host' : ' hosts'));
+    text('paused', app.paused
+      ? 'Paused at ' + new Date(app.pausedAt).toLocaleTimeString() + ' — ' + app.bufferedWhilePaused +
+        ' new points buffered; Resume draws them.'
+      : '');
+    const w = view().windowById(app.windowId);
+    const empty = view().emptyState({
+      connected: app.socketOpen || app.model.frames > 0,
+      status: app.model.status,
+      topic: shell.empty.dataset.topic,
+      servers: shell.empty.dataset.servers,
+      knownHosts: hosts.length,
+      shownSeries: shownHosts,
+      selection: app.selection,
+      window: w ? w.label : app.windowId,
+    });
+    text('empty', empty || '');
+    shell.empty.hidden = !empty;
+  }
 
   /** Grey the series of hosts the relay has not heard from for a while; restore them when back. */
   function applyStale() {
-    const st = model().status;
-    for (const s of model().series.values()) {
+    const changed = [];
+    const st = app.model.status;
+    for (const s of app.model.series.values()) {
       const age = core().staleAge(st, s.host);
-      if ((age === null) === (s.staleAge === null || s.staleAge === undefined)) {
-        s.staleAge = age;
-        continue;
-      }
+      const was = s.staleAge !== null && s.staleAge !== undefined;
       s.staleAge = age;
-      const entry = state.charts.get(s.group);
-      if (!entry) continue;
-      for (const ds of entry.chart.data.datasets) {
-        if (ds.seriesKey !== s.key) continue;
-        ds.borderColor = age === null ? s.colour : STALE_COLOUR;
-        ds.backgroundColor = ds.borderColor;
-        ds.borderDash = age === null ? [] : [4, 4];
-        state.dirty.add(entry.chart);
-      }
+      if (was !== (age !== null)) changed.push(s.key);
     }
+    if (changed.length && !app.paused) active().restyle(changed);
   }
 
-  // ---------------------------------------------------------------- reconnect ----------------
+  function tick() {
+    const now = Date.now();
+    if (!app.paused) {
+      const trimmed = app.model.trim(now);
+      if (trimmed.length) active().trimmed(trimmed);
+      active().refreshLegends();
+      active().kick(); // a Plotly payload held back while the previous one was in flight
+    }
+    refreshHeader(now);
+  }
+
+  // ---------------------------------------------------------------- the socket ---------------
+  function open() {
+    const ws = new WebSocket(conn.url);
+    conn.socket = ws;
+    ws.onopen = function () {
+      if (conn.socket !== ws) return;
+      app.socketOpen = true;
+      app.lastFrameAt = Date.now();
+      conn.attempt = 0;
+      ws.send(hello()); // nothing is sent to us before this: the page is ready for frames
+      refreshHeader(Date.now());
+    };
+    ws.onmessage = function (ev) {
+      if (conn.socket === ws && typeof ev.data === 'string') onFrame(ev.data);
+    };
+    ws.onclose = function () {
+      if (conn.socket !== ws) return;
+      conn.socket = null;
+      app.socketOpen = false;
+      scheduleReconnect();
+    };
+  }
+
   function scheduleReconnect() {
-    if (state.countdown) return;
-    const delay = core().backoffMs(state.attempt);
-    state.attempt += 1;
-    state.reconnectAt = Date.now() + delay;
-    const tick = function () {
-      const left = state.reconnectAt - Date.now();
+    if (conn.countdown) return;
+    const delay = core().backoffMs(conn.attempt);
+    conn.attempt += 1;
+    conn.reconnectAt = Date.now() + delay;
+    const step = function () {
+      const left = conn.reconnectAt - Date.now();
       if (left <= 0) {
-        clearInterval(state.countdown);
-        state.countdown = null;
-        // A new URL makes dash_extensions.WebSocket open a new socket; it never reconnects by itself.
-        window.dash_clientside.set_props('ws', { url: state.wsBase + '?attempt=' + state.attempt });
+        clearInterval(conn.countdown);
+        conn.countdown = null;
+        badge(Date.now());
+        open();
         return;
       }
-      const label = core().connectionLabel(false, null, Math.ceil(left / 1000));
-      window.dash_clientside.set_props('conn-state', { children: label.text, className: label.cls });
+      badge(Date.now(), Math.ceil(left / 1000));
     };
-    state.countdown = setInterval(tick, 250);
+    conn.countdown = setInterval(step, 250);
+    step();
   }
 
-  // ---------------------------------------------------------------- Chart.js -----------------
-  function chartFor(group, unit) {
-    let entry = state.charts.get(group);
-    if (entry) return entry;
-    const root = document.getElementById('chartjs-root');
-    const card = document.createElement('section');
-    card.className = 'chart-card';
-    card.dataset.group = group;
-    const title = document.createElement('h2');
-    title.textContent = group;
-    const box = document.createElement('div');
-    box.className = 'chart-box';
-    const canvas = document.createElement('canvas');
-    canvas.setAttribute('role', 'img');
-    canvas.setAttribute('aria-label', 'chart of ' + group + ' metrics');
-    box.appendChild(canvas);
-    card.appendChild(title);
-    card.appendChild(box);
-    root.appendChild(card);
-    const chart = new window.Chart(canvas, {
-      type: 'line',
-      data: { datasets: [] },
-      options: {
-        animation: false,
-        parsing: false,
-        normalized: true,
-        responsive: true,
-        maintainAspectRatio: false,
-        interaction: { mode: 'nearest', axis: 'x', intersect: false },
-        elements: { point: { radius: 0 }, line: { borderWidth: 1.5 } },
-        scales: {
-          x: { type: 'time', time: { tooltipFormat: 'HH:mm:ss' }, ticks: { maxRotation: 0 } },
-          y: {
-            beginAtZero: true,
-            ticks: { callback: function (v) { return core().formatValue(v, unit); } },
-          },
-        },
-        plugins: {
-          legend: { position: 'bottom' },
-          tooltip: {
-            callbacks: {
-              label: function (ctx) {
-                const s = model().series.get(ctx.dataset.seriesKey);
-                const stale = s && s.staleAge !== null && s.staleAge !== undefined
-                  ? ' (stale: nothing for ' + Math.round(s.staleAge) + ' s)' : '';
-                return ctx.dataset.label + ': ' + core().formatValue(ctx.parsed.y, unit) + stale;
-              },
-            },
-          },
-          decimation: { enabled: true, algorithm: 'lttb', samples: 600 },
-        },
-      },
-    });
-    entry = { chart: chart, card: card };
-    state.charts.set(group, entry);
-    return entry;
-  }
-
-  function drawChartjs(out) {
-    for (const s of out.created) {
-      const entry = chartFor(s.group, s.unit);
-      // The dataset shares the buffer's array: appends and trims show up at the next update().
-      entry.chart.data.datasets.push({
-        label: s.label,
-        data: s.buffer.points,
-        borderColor: s.colour,
-        backgroundColor: s.colour,
-        seriesKey: s.key,
-      });
-      state.dirty.add(entry.chart);
+  function onFrame(data) {
+    const now = Date.now();
+    let frame = null;
+    try {
+      frame = core().decodeFrame(data);
+    } catch (err) {
+      app.stats.badFrames += 1;
+      console.warn('metrics: bad frame ignored', err);
+      return;
     }
-    for (const key of out.appended.keys()) {
-      const s = model().series.get(key);
-      state.dirty.add(chartFor(s.group, s.unit).chart);
-    }
-    scheduleDraw();
-  }
-
-  function scheduleDraw() {
-    if (state.dirty.size && !state.rafPending) {
-      state.rafPending = true;
-      // At most one redraw per animation frame, none in a hidden tab (no frames there).
-      window.requestAnimationFrame(function () {
-        state.rafPending = false;
-        for (const chart of state.dirty) chart.update('none');
-        state.dirty.clear();
-      });
-    }
-  }
-
-  // ---------------------------------------------------------------- Plotly fallback ----------
-  function plotlyDiv() {
-    return document.querySelector('#plotly-graph .js-plotly-plot');
-  }
-
-  /* dcc.Graph queues extendData values and clears its queue only after Plotly.extendTraces has
-   * resolved; a new extendData arriving before that clear re-applies the queued (already drawn) one,
-   * which is the duplicate-point bug measured in the walking-skeleton issue. So at most one payload is
-   * in flight: the next is emitted only when the graph shows the last point of the previous one. */
-  function extendApplied(gd) {
-    const f = state.plotly.inFlight;
-    if (!f) return true;
-    for (const [i, lastX] of f) {
-      const xs = gd.data[i] && gd.data[i].x;
-      if (!xs || xs[xs.length - 1] !== lastX) return false;
-    }
-    state.plotly.inFlight = null;
-    return true;
-  }
-
-  function drawPlotly(out) {
-    const p = state.plotly;
-    if (out.reset) {
-      p.pending.clear();
-      p.resetPending = true;
-    }
-    for (const [key, pts] of out.appended) {
-      if (!pts.length) continue;
-      const list = p.pending.get(key);
-      if (list) Array.prototype.push.apply(list, pts);
-      else p.pending.set(key, pts.slice());
-    }
-    return flushPlotly();
-  }
-
-  function flushPlotly() {
-    const p = state.plotly;
-    const gd = plotlyDiv();
-    if (!gd || !gd.data || !window.Plotly || !extendApplied(gd)) return noUpdate();
-    if (p.resetPending) {
-      // A snapshot replaces everything: rebuild the traces from the model, drop what was queued.
-      p.resetPending = false;
-      p.pending.clear();
-      p.traceIndex.clear();
-      if (gd.data.length) window.Plotly.deleteTraces(gd, gd.data.map(function (_, i) { return i; }));
-      const traces = [];
-      for (const s of model().series.values()) {
-        p.traceIndex.set(s.key, traces.length);
-        traces.push(traceOf(s, s.buffer.points));
+    if (frame.type === 'error') console.warn('metrics: server says', frame.error);
+    app.lastFrameAt = now;
+    app.stats.frames += 1;
+    app.lag.observe(frame, now);
+    const result = app.model.apply(frame);
+    if (result.action === 'resync') sendNow(message('resync'));
+    if (result.reset || result.created.length || result.appended.size) {
+      if (app.paused) {
+        for (const pts of result.appended.values()) app.bufferedWhilePaused += pts.length;
+      } else {
+        active().update(result);
       }
-      if (traces.length) window.Plotly.addTraces(gd, traces);
-      return noUpdate();
     }
-    const fresh = [];
-    for (const [key, pts] of p.pending) {
-      if (p.traceIndex.has(key)) continue;
-      const s = model().series.get(key);
-      p.traceIndex.set(key, gd.data.length + fresh.length);
-      fresh.push(traceOf(s, pts));
-      p.pending.delete(key);
-    }
-    if (fresh.length) window.Plotly.addTraces(gd, fresh);
-    const payload = core().extendPayload(p.pending, p.traceIndex, MAX_POINTS);
-    p.pending.clear();
-    if (!payload) return noUpdate();
-    p.inFlight = new Map();
-    payload[1].forEach(function (traceIdx, j) {
-      const xs = payload[0].x[j];
-      p.inFlight.set(traceIdx, xs[xs.length - 1]);
-    });
-    return payload;
+    if (frame.status) applyStale();
+    if (result.reset || result.created.length || frame.status) refreshHeader(now);
   }
 
-  function traceOf(s, pts) {
-    return {
-      type: 'scatter',
-      mode: 'lines',
-      name: s.label,
-      line: { color: s.colour, width: 1.5 },
-      x: pts.map(function (q) { return q.x; }),
-      y: pts.map(function (q) { return q.y; }),
-      hovertemplate: '%{y:.2f}<extra>%{fullData.name}</extra>',
-    };
-  }
-
-  // ---------------------------------------------------------------- callbacks ----------------
+  // ---------------------------------------------------------------- Dash entry point -----------
+  /** Called once by Dash when the layout is on the page; returns the socket URL (for the record). */
   ns.connect = function (href) {
-    if (state.wsBase) return noUpdate();
+    if (conn.url) return window.dash_clientside.no_update;
     const config = JSON.parse(document.getElementById('_dash-config').textContent);
-    state.wsBase = core().wsUrl(window.location, config.requests_pathname_prefix);
-    chooseRenderer();
-    return state.wsBase;
-  };
-
-  ns.onMessage = function (message, wsState) {
-    const triggered = (window.dash_clientside.callback_context.triggered || []).map(function (t) {
-      return t.prop_id;
+    conn.url = core().wsUrl(window.location, config.requests_pathname_prefix);
+    shell = {
+      badge: document.getElementById('conn-state'),
+      lag: document.getElementById('lag'),
+      hosts: document.getElementById('host-count'),
+      empty: document.getElementById('empty-state'),
+      paused: document.getElementById('paused-note'),
+    };
+    const state = view().viewStateFromQuery(window.location.search);
+    app.selection = state.hosts;
+    app.windowId = state.window;
+    app.windowMs = view().windowById(state.window).seconds * 1000;
+    app.themeChoice = state.theme;
+    app.model = new (core().Model)({ maxAgeMs: app.windowMs });
+    app.lag = new (core().LagMeter)();
+    applyTheme();
+    if (darkQuery) {
+      darkQuery.addEventListener('change', function () { applyTheme(); });
+    }
+    controls = ns.controls.install(app, handlers);
+    if (typeof window.Chart === 'undefined') controls.disableRenderer('chartjs', 'Chart.js did not load');
+    setRenderer(state.renderer);
+    writeUrl(); // the fallback renderer, if it was forced, shows in the URL
+    controls.refresh();
+    document.addEventListener('visibilitychange', function () {
+      if (!document.hidden && active()) active().kick();
     });
-    let out = noUpdate();
-    let extend = noUpdate();
-
-    if (triggered.indexOf('ws.state') >= 0 && wsState) {
-      if (wsState.readyState === OPEN) {
-        state.socketOpen = true;
-        state.attempt = 0;
-        out = hello(); // nothing is sent to us before this: frames during page load would be lost
-      } else if (wsState.readyState === CLOSED && state.wsBase) {
-        state.socketOpen = false;
-        scheduleReconnect();
-      }
-    }
-
-    if (triggered.indexOf('ws.message') >= 0 && message && typeof message.data === 'string') {
-      let frame = null;
-      try {
-        frame = core().decodeFrame(message.data);
-      } catch (err) {
-        state.badFrames += 1;
-        console.warn('metrics: bad frame ignored', err);
-      }
-      if (frame && frame.type === 'error') console.warn('metrics: server says', frame.error);
-      if (frame) {
-        const result = model().apply(frame);
-        if (result.action === 'resync') out = send('resync');
-        if (result.reset || result.created.length || result.appended.size) {
-          if (model().series.size) document.getElementById('empty-state').style.display = 'none';
-          if (state.renderer === 'plotly') extend = drawPlotly(result);
-          else drawChartjs(result);
-        } else if (state.renderer === 'plotly') {
-          extend = flushPlotly(); // a payload held back while the previous one was in flight
-        }
-        if (frame.status && state.renderer === 'chartjs') {
-          applyStale();
-          scheduleDraw();
-        }
-      }
-    }
-
-    const st = model().status;
-    const label = core().connectionLabel(state.socketOpen, st, 0);
-    if (!state.socketOpen && state.countdown) return [out, extend, noUpdate(), noUpdate()];
-    return [out, extend, label.text, label.cls];
+    setInterval(tick, TICK_MS);
+    refreshHeader(Date.now());
+    open();
+    return conn.url;
   };
 
   /** For tests and for debugging from the console. */
   ns.debugState = function () {
-    const m = model();
+    const m = app.model;
     return {
-      renderer: state.renderer,
-      socketOpen: state.socketOpen,
+      renderer: app.renderer,
+      socketOpen: app.socketOpen,
       seq: m.sequencer.last,
       gaps: m.sequencer.gaps,
-      badFrames: state.badFrames,
+      badFrames: app.stats.badFrames,
+      frames: app.stats.frames,
+      draws: app.stats.draws,
+      paused: app.paused,
+      window: app.windowId,
+      windowMs: app.windowMs,
+      theme: app.theme,
+      selection: app.selection.slice(),
+      hosts: m.hosts(),
+      lag: app.lag.median(Date.now()),
       series: Array.from(m.series.values()).map(function (s) {
-        return { host: s.host, metric: s.metric, points: s.buffer.points.length };
+        const pts = s.buffer.points;
+        return { host: s.host, metric: s.metric, points: pts.length, res: s.buffer.res,
+          first: pts.length ? pts[0].x : null, last: pts.length ? pts[pts.length - 1].x : null,
+          stale: s.staleAge === undefined ? null : s.staleAge };
       }),
+      drawn: active() ? active().inspect() : [],
     };
   };
 }());

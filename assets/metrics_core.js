@@ -1,6 +1,7 @@
-/* DOM-free logic of the live page: frame sequencing, per-series buffers, colours, URLs, backoff.
- * Loaded by Dash from assets/ in the browser (window.dash_clientside.metrics.core) and by
- * `node --test` through require() (tests/js/). Nothing here touches the DOM, Chart.js or Plotly.
+/* DOM-free logic of the live page: frame sequencing, per-series buffers, end-to-end lag, redraw and
+ * decimation policy. Loaded by Dash from assets/ in the browser (window.dash_clientside.metrics.core)
+ * and by `node --test` through require() (tests/js/). Nothing here touches the DOM, Chart.js or Plotly.
+ * Presentation (units, colours, URL state, texts) lives in metrics_view.js.
  */
 (function (root, factory) {
   'use strict';
@@ -31,57 +32,34 @@
     return i > 0 ? metric.slice(0, i) : metric;
   }
 
-  /** The unit, from the name's suffix (docs/metrics.md naming rules); '' when the name says none. */
+  /**
+   * The unit, from the name's suffix (docs/metrics.md naming rules); '' when the name says none.
+   * Rates of operations (reads, writes, ops) are 'ops/s'; other per-second counts are '/s'.
+   */
   function unitOf(metric) {
     if (/(^|[._])percent$/.test(metric)) return '%';
     if (/(^|[._])(bytes_per_s|bps)$/.test(metric)) return 'B/s';
     if (/(^|[._])bytes$/.test(metric)) return 'B';
+    if (/(^|[._])(reads|writes|ops|iops)_per_s$/.test(metric)) return 'ops/s';
     if (/(^|[._])per_s$/.test(metric)) return '/s';
     if (/(^|[._])seconds$/.test(metric)) return 's';
     return '';
   }
 
-  /** The chart a metric is drawn in: one per family and unit, so % and bytes never share an axis. */
+  /** Per-instance metrics have a middle part naming the instance: cpu.core3.percent, disk.sda.reads_per_s. */
+  function perInstance(metric) {
+    const first = metric.indexOf('.');
+    return first > 0 && metric.lastIndexOf('.') > first;
+  }
+
+  /**
+   * The chart a metric is drawn in: one per family and unit, so % and bytes never share an axis, and
+   * per-instance metrics (cores, devices, interfaces) apart from the totals, which they would swamp.
+   */
   function groupOf(metric) {
     const unit = unitOf(metric);
-    return unit ? familyOf(metric) + ' · ' + unit : familyOf(metric);
-  }
-
-  const BINARY = ['', 'Ki', 'Mi', 'Gi', 'Ti', 'Pi'];
-
-  /** Axis and tooltip text: 12.3 %, 1.5 GiB, 3.2 MiB/s (binary prefixes for bytes). */
-  function formatValue(value, unit) {
-    if (typeof value !== 'number' || !isFinite(value)) return '';
-    if (unit === 'B' || unit === 'B/s') {
-      let v = Math.abs(value);
-      let i = 0;
-      while (v >= 1024 && i < BINARY.length - 1) {
-        v /= 1024;
-        i += 1;
-      }
-      const shown = (value < 0 ? -v : v).toFixed(v >= 100 || i === 0 ? 0 : 1);
-      return shown + ' ' + BINARY[i] + unit;
-    }
-    const digits = Math.abs(value) >= 100 ? 0 : 1;
-    return value.toFixed(digits) + (unit ? (unit === '%' ? ' %' : ' ' + unit) : '');
-  }
-
-  /** FNV-1a, 32 bit: small, fast, and the same in every browser, so every viewer sees the same colour. */
-  function hash32(text) {
-    let h = 0x811c9dc5;
-    for (let i = 0; i < text.length; i++) {
-      h ^= text.charCodeAt(i);
-      h = Math.imul(h, 0x01000193) >>> 0;
-    }
-    return h >>> 0;
-  }
-
-  /** A stable colour per series name, from its hash (hue spread by the golden angle). */
-  function colourFor(name) {
-    const h = hash32(name);
-    const hue = Math.round((h % 360) * 137.508) % 360;
-    const light = 38 + ((h >>> 9) % 3) * 8; // 38, 46 or 54 %: readable on a white background
-    return 'hsl(' + hue + ', 70%, ' + light + '%)';
+    const base = unit ? familyOf(metric) + ' · ' + unit : familyOf(metric);
+    return perInstance(metric) ? base + ' · each' : base;
   }
 
   /**
@@ -162,6 +140,11 @@
   /**
    * Points of one series, ascending by time, bounded by count and by age. A point not newer than the
    * newest is dropped: each sample is kept (and drawn) exactly once.
+   *
+   * Long windows come from the relay's downsampled tiers: points then carry `min` and `max` beside
+   * the mean `y`, and `res` is the bucket width. Live samples arriving after such a snapshot are raw;
+   * once a bucket is complete its raw samples are folded into one point (mean, min, max) placed at
+   * the bucket's first sample, so a 24 h window stays ~1,440 points however long the page stays open.
    */
   class SeriesBuffer {
     constructor(maxPoints, maxAgeMs) {
@@ -169,14 +152,17 @@
       this.maxAgeMs = maxAgeMs;
       this.points = []; // [{x, y}] — the shape Chart.js takes with parsing: false
       this.duplicates = 0;
+      this.res = 0; // bucket width of tier data in ms; 0 = raw samples
+      this.runStart = -1; // index of the first raw point of the bucket being filled (tier mode)
+      this.folded = 0; // raw points folded into buckets (renderers that copy points must rebuild)
     }
 
     get lastX() {
       return this.points.length ? this.points[this.points.length - 1].x : -Infinity;
     }
 
-    /** Appends what is new; returns the accepted points in order. */
-    append(ts, ys) {
+    /** Appends what is new; returns the accepted points in order. `mins`/`maxs` go with tier data. */
+    append(ts, ys, mins, maxs) {
       const added = [];
       let last = this.lastX;
       for (let i = 0; i < ts.length; i++) {
@@ -184,7 +170,8 @@
           this.duplicates += 1;
           continue;
         }
-        const p = { x: ts[i], y: ys[i] };
+        const p = mins && maxs ? { x: ts[i], y: ys[i], min: mins[i], max: maxs[i] } : { x: ts[i], y: ys[i] };
+        if (this.res && !mins) this._foldBefore(p.x);
         this.points.push(p);
         added.push(p);
         last = ts[i];
@@ -193,19 +180,51 @@
       return added;
     }
 
+    /** Tier mode: a raw point in a later bucket closes the bucket being filled. */
+    _foldBefore(x) {
+      const pts = this.points;
+      if (this.runStart < 0 || this.runStart >= pts.length) {
+        this.runStart = pts.length;
+        return;
+      }
+      const first = pts[this.runStart];
+      if (Math.floor(x / this.res) === Math.floor(first.x / this.res)) return;
+      const n = pts.length - this.runStart;
+      if (n > 1 || first.min === undefined) {
+        let sum = 0;
+        let lo = Infinity;
+        let hi = -Infinity;
+        for (let i = this.runStart; i < pts.length; i++) {
+          sum += pts[i].y;
+          if (pts[i].y < lo) lo = pts[i].y;
+          if (pts[i].y > hi) hi = pts[i].y;
+        }
+        const bucket = { x: first.x, y: sum / n, min: lo, max: hi };
+        pts.splice(this.runStart, n, bucket);
+        this.folded += n - 1;
+      }
+      this.runStart = pts.length;
+    }
+
+    /** Drops points beyond the count bound and older than maxAgeMs before `nowMs` (default: newest). */
     trim(nowMs) {
       let drop = Math.max(0, this.points.length - this.maxPoints);
       if (this.maxAgeMs && this.points.length) {
         const cutoff = (nowMs === undefined ? this.lastX : nowMs) - this.maxAgeMs;
         while (drop < this.points.length && this.points[drop].x < cutoff) drop += 1;
       }
-      if (drop > 0) this.points.splice(0, drop);
+      if (drop > 0) {
+        this.points.splice(0, drop);
+        if (this.runStart >= 0) this.runStart = Math.max(0, this.runStart - drop);
+      }
       return drop;
     }
 
     clear() {
       // splice, not length = 0: Chart.js observes the array's mutator methods to keep its metadata
       this.points.splice(0, this.points.length);
+      this.res = 0;
+      this.runStart = -1;
     }
   }
 
@@ -216,11 +235,12 @@
   class Model {
     constructor(opts) {
       opts = opts || {};
-      this.maxPoints = opts.maxPoints || 3600;
+      this.maxPoints = opts.maxPoints || 7200;
       this.maxAgeMs = opts.maxAgeMs || 15 * 60 * 1000;
-      this.series = new Map(); // key -> {key, host, metric, group, colour, buffer}
+      this.series = new Map(); // key -> {key, host, metric, group, unit, label, buffer}
       this.sequencer = new Sequencer(opts.retryAfter);
       this.status = null;
+      this.frames = 0;
     }
 
     _ensure(host, metric, created) {
@@ -231,10 +251,11 @@
           key: key,
           host: host,
           metric: metric,
+          family: familyOf(metric),
           group: groupOf(metric),
+          perInstance: perInstance(metric),
           unit: unitOf(metric),
           label: host + ' · ' + metric,
-          colour: colourFor(key),
           buffer: new SeriesBuffer(this.maxPoints, this.maxAgeMs),
         };
         this.series.set(key, s);
@@ -243,32 +264,101 @@
       return s;
     }
 
+    /** The window the page shows: buffers keep this much history (by age, relative to now). */
+    setWindow(ms) {
+      this.maxAgeMs = ms;
+      for (const s of this.series.values()) s.buffer.maxAgeMs = ms;
+    }
+
     /**
      * @returns {{action: 'apply'|'ignore'|'resync', reset: boolean, created: object[],
-     *            appended: Map<string, object[]>}}
+     *            appended: Map<string, object[]>, folded: Set<string>}}
      */
     apply(frame) {
-      let action = this.sequencer.accept(frame);
-      const out = { action: action, reset: false, created: [], appended: new Map() };
+      const action = this.sequencer.accept(frame);
+      const out = { action: action, reset: false, created: [], appended: new Map(), folded: new Set() };
       if (frame.status) this.status = frame.status;
       if (action === 'gap') out.action = 'resync'; // draw the latest points now, then resync
       else if (action !== 'apply') return out;
+      this.frames += 1;
       if (frame.type === 'snapshot') {
         out.reset = true;
         for (const s of this.series.values()) s.buffer.clear();
       }
       for (const entry of frame.series || []) {
         const s = this._ensure(String(entry.host), String(entry.metric), out.created);
-        const added = s.buffer.append(entry.ts || [], entry.y || []);
+        const b = s.buffer;
+        const tier = out.reset && entry.res > 0 && Array.isArray(entry.min) && Array.isArray(entry.max);
+        if (out.reset) b.res = entry.res > 0 ? entry.res : 0;
+        const folded = b.folded;
+        const added = b.append(entry.ts || [], entry.y || [], tier ? entry.min : null, tier ? entry.max : null);
+        if (b.folded !== folded) out.folded.add(s.key);
         if (added.length || out.reset) out.appended.set(s.key, added);
       }
       return out;
+    }
+
+    /** Age-trims every buffer against `nowMs`; returns the keys that lost points. */
+    trim(nowMs) {
+      const changed = [];
+      for (const s of this.series.values()) {
+        if (s.buffer.trim(nowMs) > 0) changed.push(s.key);
+      }
+      return changed;
     }
 
     pointCount() {
       let n = 0;
       for (const s of this.series.values()) n += s.buffer.points.length;
       return n;
+    }
+
+    /** Hosts with at least one point in the window, sorted. */
+    hosts() {
+      const out = new Set();
+      for (const s of this.series.values()) if (s.buffer.points.length) out.add(s.host);
+      return Array.from(out).sort();
+    }
+  }
+
+  /** The newest sample time in a frame's series, or null. */
+  function newestTs(frame) {
+    let newest = null;
+    for (const entry of frame.series || []) {
+      const ts = entry.ts;
+      if (ts && ts.length && (newest === null || ts[ts.length - 1] > newest)) newest = ts[ts.length - 1];
+    }
+    return newest;
+  }
+
+  /**
+   * End-to-end lag: arrival time minus the newest sample time of each live data frame (producer
+   * sample → Kafka → relay → page), as a rolling median over the last `windowMs`, so one late batch
+   * (a producer's backlog after an outage) shows but does not stick.
+   */
+  class LagMeter {
+    constructor(windowMs, maxSamples) {
+      this.windowMs = windowMs || 10000;
+      this.maxSamples = maxSamples || 200;
+      this.samples = []; // [{at, lag}]
+    }
+
+    observe(frame, nowMs) {
+      if (frame.type !== 'data') return; // snapshots and catchups carry history, not news
+      const newest = newestTs(frame);
+      if (newest === null) return;
+      this.samples.push({ at: nowMs, lag: Math.max(0, nowMs - newest) });
+      if (this.samples.length > this.maxSamples) this.samples.shift();
+    }
+
+    /** Median lag in ms over the window ending at `nowMs`, or null without recent samples. */
+    median(nowMs) {
+      const cutoff = nowMs - this.windowMs;
+      while (this.samples.length && this.samples[0].at < cutoff) this.samples.shift();
+      if (!this.samples.length) return null;
+      const lags = this.samples.map(function (s) { return s.lag; }).sort(function (a, b) { return a - b; });
+      const mid = lags.length >> 1;
+      return lags.length % 2 ? lags[mid] : (lags[mid - 1] + lags[mid]) / 2;
     }
   }
 
@@ -280,6 +370,7 @@
     if ((frame.type === 'data' || frame.type === 'snapshot') && !Number.isInteger(frame.seq)) {
       throw new Error('frame without a seq');
     }
+    if (frame.series !== undefined && !Array.isArray(frame.series)) throw new Error('series is not a list');
     return frame;
   }
 
@@ -302,40 +393,58 @@
   }
 
   /**
-   * Plotly's extendTraces payload [{x, y}, indices, maxPoints] for the appended points of series
-   * that already have a trace.
+   * Plotly's extendTraces payload [{x, y[, text]}, indices, maxPoints] for the appended points of
+   * series that already have a trace. `maxPoints` is a number or a function key → bound (so a trace
+   * keeps exactly what its buffer keeps); `text(key, point)` adds hover text when given.
    */
-  function extendPayload(appended, traceIndex, maxPoints) {
+  function extendPayload(appended, traceIndex, maxPoints, text) {
     const xs = [];
     const ys = [];
+    const ts = [];
     const idx = [];
+    const bounds = [];
     for (const [key, pts] of appended) {
       const i = traceIndex.get(key);
       if (i === undefined || !pts.length) continue;
       xs.push(pts.map(function (p) { return p.x; }));
       ys.push(pts.map(function (p) { return p.y; }));
+      if (text) ts.push(pts.map(function (p) { return text(key, p); }));
       idx.push(i);
+      bounds.push(typeof maxPoints === 'function' ? maxPoints(key) : maxPoints);
     }
-    return idx.length ? [{ x: xs, y: ys }, idx, maxPoints] : null;
+    if (!idx.length) return null;
+    const update = text ? { x: xs, y: ys, text: ts } : { x: xs, y: ys };
+    return [update, idx, typeof maxPoints === 'function' ? bounds : maxPoints];
   }
 
-  /** Badge text and class for the socket state and the relay's status (Kafka state, backfill). */
-  function connectionLabel(socketOpen, status, reconnectInS) {
+  /**
+   * Badge text and class: socket state first, then silence (no frame, not even the 1 s heartbeat),
+   * then the relay's Kafka state and backfill. `opts.silentMs`: time since the last frame.
+   */
+  function connectionLabel(socketOpen, status, reconnectInS, opts) {
+    opts = opts || {};
     if (!socketOpen) {
       return reconnectInS > 0
-        ? { text: 'reconnecting in ' + reconnectInS + ' s', cls: 'badge badge-reconnecting' }
-        : { text: 'connecting', cls: 'badge badge-connecting' };
+        ? { state: 'reconnecting', text: 'reconnecting in ' + reconnectInS + ' s', cls: 'badge badge-reconnecting' }
+        : { state: 'connecting', text: 'connecting', cls: 'badge badge-connecting' };
+    }
+    if (opts.silentMs !== undefined && opts.silentMs > (opts.silentAfterMs || 5000)) {
+      return { state: 'stale', text: 'stale: no update for ' + Math.round(opts.silentMs / 1000) + ' s',
+        cls: 'badge badge-stale' };
     }
     const kafkaState = status ? status.kafka : null;
     if (kafkaState === 'connected' && status.backfill !== undefined && status.backfill < 1) {
-      return { text: 'backfilling ' + Math.floor(status.backfill * 100) + ' %', cls: 'badge badge-connecting' };
+      return { state: 'backfilling', text: 'backfilling ' + Math.floor(status.backfill * 100) + ' %',
+        cls: 'badge badge-connecting' };
     }
-    if (kafkaState === 'connected') return { text: 'live', cls: 'badge badge-live' };
-    if (kafkaState === 'disconnected') return { text: 'Kafka unreachable', cls: 'badge badge-stale' };
-    return { text: 'connecting to Kafka', cls: 'badge badge-connecting' };
+    if (kafkaState === 'connected') return { state: 'live', text: 'live', cls: 'badge badge-live' };
+    if (kafkaState === 'disconnected') {
+      return { state: 'stale', text: 'stale: Kafka unreachable', cls: 'badge badge-stale' };
+    }
+    return { state: 'connecting', text: 'connecting to Kafka', cls: 'badge badge-connecting' };
   }
 
-  /** The subscription a page asks for, from its URL: ?hosts=web-*,db-1&metrics=cpu.*&interval=1 */
+  /** The server-side part of the subscription, from the page URL: ?metrics=cpu.*&interval=1 */
   function subscriptionFromQuery(search) {
     const q = new URLSearchParams(search || '');
     const list = function (name) {
@@ -343,7 +452,6 @@
       return v ? v.split(',').map(function (x) { return x.trim(); }).filter(Boolean) : [];
     };
     const sub = {};
-    if (list('hosts').length) sub.hosts = list('hosts');
     if (list('metrics').length) sub.metrics = list('metrics');
     const interval = parseFloat(q.get('interval'));
     if (isFinite(interval) && interval > 0) sub.interval = interval;
@@ -356,24 +464,51 @@
     return status.stale[host];
   }
 
+  /**
+   * How often a chart of `windowMs` drawn `widthPx` wide needs redrawing: never more than once per
+   * animation frame, and no more than once per pixel of time (a 15 min window 900 px wide moves one
+   * pixel a second), capped at 1 s so fresh points never wait longer than that.
+   */
+  function redrawIntervalMs(windowMs, widthPx) {
+    const perPixel = windowMs / Math.max(1, widthPx);
+    return Math.min(1000, Math.max(0, Math.floor(perPixel)));
+  }
+
+  /**
+   * Chart.js decimation for `points` per series in a plot `widthPx` wide: off while the line has
+   * fewer than 2 points per pixel (nothing to gain); min-max for downsampled tier data and long raw
+   * windows, where a one-sample CPU spike must stay visible; LTTB (shape-preserving) otherwise.
+   */
+  function decimationFor(points, widthPx, opts) {
+    opts = opts || {};
+    const width = Math.max(50, Math.floor(widthPx));
+    if (points <= 2 * width) return { enabled: false };
+    if (opts.tier || (opts.windowMs || 0) >= 3600 * 1000) {
+      return { enabled: true, algorithm: 'min-max', threshold: 2 * width };
+    }
+    return { enabled: true, algorithm: 'lttb', samples: width, threshold: 2 * width };
+  }
+
   return {
     seriesKey: seriesKey,
-    subscriptionFromQuery: subscriptionFromQuery,
-    staleAge: staleAge,
     splitKey: splitKey,
     familyOf: familyOf,
     unitOf: unitOf,
+    perInstance: perInstance,
     groupOf: groupOf,
-    formatValue: formatValue,
-    hash32: hash32,
-    colourFor: colourFor,
     Sequencer: Sequencer,
     SeriesBuffer: SeriesBuffer,
     Model: Model,
+    LagMeter: LagMeter,
+    newestTs: newestTs,
     decodeFrame: decodeFrame,
     wsUrl: wsUrl,
     backoffMs: backoffMs,
     extendPayload: extendPayload,
     connectionLabel: connectionLabel,
+    subscriptionFromQuery: subscriptionFromQuery,
+    staleAge: staleAge,
+    redrawIntervalMs: redrawIntervalMs,
+    decimationFor: decimationFor,
   };
 }));

@@ -8,19 +8,6 @@ const snapshot = (seq, series) => ({ type: 'snapshot', v: 2, epoch: 'e1', seq, s
 const data = (seq, series) => ({ type: 'data', seq, series: series || [] });
 const s = (host, metric, ts, y) => ({ host, metric, ts, y: y || ts.map((t) => t / 10) });
 
-test('colours are stable, valid and differ between neighbouring series', () => {
-  const a = core.colourFor(core.seriesKey('web-1', 'cpu.percent'));
-  assert.equal(a, core.colourFor(core.seriesKey('web-1', 'cpu.percent')));
-  assert.match(a, /^hsl\(\d{1,3}, 70%, (38|46|54)%\)$/);
-  const names = ['web-1', 'web-2', 'web-3', 'db-1', 'db-2'].map((h) => core.colourFor(core.seriesKey(h, 'cpu.percent')));
-  assert.equal(new Set(names).size, names.length);
-});
-
-test('hash32 is FNV-1a', () => {
-  assert.equal(core.hash32(''), 0x811c9dc5);
-  assert.equal(core.hash32('a'), 0xe40c292c);
-});
-
 test('series keys round-trip even with separators in names', () => {
   const k = core.seriesKey('h|1:x', 'cpu.percent');
   assert.deepEqual(core.splitKey(k), { host: 'h|1:x', metric: 'cpu.percent' });
@@ -30,21 +17,20 @@ test('series keys round-trip even with separators in names', () => {
 
 test('charts group by family and unit, so percent and bytes never share an axis', () => {
   assert.equal(core.groupOf('cpu.percent'), 'cpu · %');
+  assert.equal(core.groupOf('cpu.core3.percent'), 'cpu · % · each'); // instances apart from totals
+  assert.equal(core.groupOf('fs./home.used_percent'), 'fs · % · each');
+  assert.equal(core.perInstance('net.eth0.100.rx_bytes_per_s'), true);
+  assert.equal(core.perInstance('load.1m'), false);
+  assert.equal(core.unitOf('disk.reads_per_s'), 'ops/s');
+  assert.equal(core.unitOf('disk.sda.writes_per_s'), 'ops/s');
+  assert.equal(core.unitOf('cpu.ctx_switches_per_s'), '/s');
+  assert.equal(core.unitOf('agent.sample_seconds'), 's');
   assert.equal(core.groupOf('mem.used_percent'), 'mem · %');
   assert.equal(core.groupOf('mem.used_bytes'), 'mem · B');
-  assert.equal(core.groupOf('net.eth0.rx_bytes_per_s'), 'net · B/s');
+  assert.equal(core.groupOf('net.rx_bytes_per_s'), 'net · B/s');
+  assert.equal(core.groupOf('net.eth0.rx_bytes_per_s'), 'net · B/s · each');
   assert.equal(core.unitOf('mem.total_bytes'), 'B');
   assert.equal(core.unitOf('load.1m'), '');
-});
-
-test('values are formatted with their unit, bytes with binary prefixes', () => {
-  assert.equal(core.formatValue(12.345, '%'), '12.3 %');
-  assert.equal(core.formatValue(512, 'B'), '512 B');
-  assert.equal(core.formatValue(1536, 'B'), '1.5 KiB');
-  assert.equal(core.formatValue(3 * 1024 ** 3, 'B'), '3.0 GiB');
-  assert.equal(core.formatValue(200 * 1024 ** 2, 'B/s'), '200 MiB/s');
-  assert.equal(core.formatValue(0.5, ''), '0.5');
-  assert.equal(core.formatValue(NaN, '%'), '');
 });
 
 test('sequencer: data before the snapshot is ignored, then only the next seq applies', () => {
@@ -179,20 +165,117 @@ test('extendPayload only covers series that have a trace, in Plotly extendTraces
 
 test('connection label', () => {
   assert.equal(core.connectionLabel(true, { kafka: 'connected', backfill: 1 }, 0).text, 'live');
+  assert.equal(core.connectionLabel(true, { kafka: 'connected' }, 0, { silentMs: 1000 }).state, 'live');
+  const silent = core.connectionLabel(true, { kafka: 'connected' }, 0, { silentMs: 7400, silentAfterMs: 5000 });
+  assert.deepEqual([silent.state, silent.text], ['stale', 'stale: no update for 7 s']);
+  assert.equal(core.connectionLabel(false, { kafka: 'connected' }, 2).state, 'reconnecting');
   assert.equal(core.connectionLabel(true, { kafka: 'connected', backfill: 0.637 }, 0).text, 'backfilling 63 %');
   assert.equal(core.connectionLabel(false, null, 3).text, 'reconnecting in 3 s');
-  assert.equal(core.connectionLabel(true, { kafka: 'disconnected' }, 0).text, 'Kafka unreachable');
+  assert.equal(core.connectionLabel(true, { kafka: 'disconnected' }, 0).text, 'stale: Kafka unreachable');
   assert.equal(core.connectionLabel(true, null, 0).text, 'connecting to Kafka');
 });
 
-test('subscription from the page URL', () => {
-  assert.deepEqual(core.subscriptionFromQuery('?hosts=web-*,db-1&metrics=cpu.*&interval=2'),
-    { hosts: ['web-*', 'db-1'], metrics: ['cpu.*'], interval: 2 });
-  assert.deepEqual(core.subscriptionFromQuery('?renderer=plotly'), {});
+test('subscription from the page URL: metrics and rate go to the relay, hosts are picked on the page', () => {
+  assert.deepEqual(core.subscriptionFromQuery('?hosts=web-*,db-1&metrics=cpu.*,mem.*&interval=2'),
+    { metrics: ['cpu.*', 'mem.*'], interval: 2 });
+  assert.deepEqual(core.subscriptionFromQuery('?renderer=plotly&interval=-1'), {});
 });
 
 test('stale age comes from the relay status', () => {
   assert.equal(core.staleAge({ stale: { quiet: 12 } }, 'quiet'), 12);
   assert.equal(core.staleAge({ stale: { quiet: 12 } }, 'busy'), null);
   assert.equal(core.staleAge(null, 'x'), null);
+});
+
+test('extendPayload bounds each trace to its buffer and carries hover text', () => {
+  const appended = new Map([['a', [{ x: 1, y: 2 }]], ['b', [{ x: 5, y: 6 }, { x: 6, y: 7 }]]]);
+  const idx = new Map([['a', 3], ['b', 0]]);
+  const bounds = { a: 10, b: 20 };
+  const payload = core.extendPayload(appended, idx, (k) => bounds[k], (k, p) => k + '=' + p.y);
+  assert.deepEqual(payload, [{ x: [[1], [5, 6]], y: [[2], [6, 7]], text: [['a=2'], ['b=6', 'b=7']] }, [3, 0], [10, 20]]);
+});
+
+test('buffers trim by wall-clock age for the window, and follow a window change', () => {
+  const m = new core.Model({ maxAgeMs: 60000 });
+  m.apply(snapshot(1, [s('h', 'cpu.percent', [0, 30000, 60000, 90000])]));
+  // appended points are trimmed relative to the newest point: 0 is older than 90 s − 60 s
+  assert.deepEqual(m.series.get(core.seriesKey('h', 'cpu.percent')).buffer.points.map((p) => p.x), [30000, 60000, 90000]);
+  assert.deepEqual(m.trim(125000), [core.seriesKey('h', 'cpu.percent')]); // now − 60 s = 65 s
+  assert.deepEqual(m.series.get(core.seriesKey('h', 'cpu.percent')).buffer.points.map((p) => p.x), [90000]);
+  assert.deepEqual(m.trim(125000), []);
+  m.setWindow(10000);
+  m.trim(125000);
+  assert.equal(m.pointCount(), 0);
+  assert.deepEqual(m.hosts(), []); // a host whose points all left the window is gone
+});
+
+test('model lists hosts with points, sorted', () => {
+  const m = new core.Model({ maxAgeMs: 10 ** 9 });
+  m.apply(snapshot(1, [s('web-2', 'cpu.percent', [1]), s('db-1', 'cpu.percent', [1]), s('web-2', 'mem.used_percent', [1])]));
+  assert.deepEqual(m.hosts(), ['db-1', 'web-2']);
+});
+
+test('tier snapshots keep min/max; later raw samples fold into one point per bucket', () => {
+  const m = new core.Model({ maxAgeMs: 10 ** 9 });
+  const key = core.seriesKey('h', 'cpu.percent');
+  m.apply({ type: 'snapshot', epoch: 'e', seq: 1, series: [
+    { host: 'h', metric: 'cpu.percent', ts: [0, 10000], y: [5, 6], min: [1, 2], max: [9, 10], res: 10000 }] });
+  const b = m.series.get(key).buffer;
+  assert.equal(b.res, 10000);
+  assert.deepEqual(b.points, [{ x: 0, y: 5, min: 1, max: 9 }, { x: 10000, y: 6, min: 2, max: 10 }]);
+  // raw samples of the next buckets: 21 s, 23 s, 25 s (bucket 20 s), then 31 s closes that bucket
+  m.apply({ type: 'data', seq: 2, prev: 1, series: [s('h', 'cpu.percent', [21000, 23000, 25000], [10, 40, 20])] });
+  assert.equal(b.points.length, 5); // the bucket being filled stays raw
+  const out = m.apply({ type: 'data', seq: 3, prev: 2, series: [s('h', 'cpu.percent', [31000], [7])] });
+  assert.ok(out.folded.has(key));
+  assert.deepEqual(b.points.slice(2), [{ x: 21000, y: 70 / 3, min: 10, max: 40 }, { x: 31000, y: 7 }]);
+  assert.equal(m.apply({ type: 'data', seq: 4, prev: 3, series: [s('h', 'cpu.percent', [31000], [8])] }).appended.size, 0,
+    'a sample already held is not appended again');
+  // a raw snapshot (short window) turns tier mode off
+  m.apply(snapshot(5, [s('h', 'cpu.percent', [40000, 41000])]));
+  assert.equal(b.res, 0);
+  assert.deepEqual(b.points.map((p) => p.x), [40000, 41000]);
+});
+
+test('the relay\'s snapshot without res (older server) is plain raw data', () => {
+  const m = new core.Model({ maxAgeMs: 10 ** 9 });
+  m.apply({ type: 'snapshot', epoch: 'e', seq: 1, series: [{ host: 'h', metric: 'm', ts: [1, 2], y: [1, 2], min: [0, 0] }] });
+  assert.deepEqual(m.series.get(core.seriesKey('h', 'm')).buffer.points, [{ x: 1, y: 1 }, { x: 2, y: 2 }]);
+});
+
+test('lag meter: rolling median of arrival − newest sample time, data frames only', () => {
+  const lag = new core.LagMeter(10000);
+  assert.equal(lag.median(0), null);
+  lag.observe(snapshot(1, [s('h', 'm', [0])]), 5000); // history, not news
+  assert.equal(lag.median(5000), null);
+  lag.observe(data(2, [s('h', 'm', [900, 1000]), s('g', 'm', [950])]), 1100); // 100 ms
+  lag.observe(data(3, [s('h', 'm', [2000])]), 2300); // 300 ms
+  lag.observe(data(4, [s('h', 'm', [3000])]), 3150); // 150 ms
+  lag.observe(data(5, []), 3200); // heartbeat: nothing to measure
+  assert.equal(lag.median(3200), 150);
+  lag.observe(data(6, [s('h', 'm', [3000])]), 8000); // a late backlog shows, but does not stick
+  assert.equal(lag.median(8000), 225);
+  assert.equal(lag.median(14000), 5000); // older observations left the 10 s window
+  assert.equal(lag.median(30000), null);
+});
+
+test('redraws at most once per frame, and no faster than a pixel of time moves', () => {
+  assert.equal(core.redrawIntervalMs(60 * 1000, 1000), 60);
+  assert.equal(core.redrawIntervalMs(15 * 60 * 1000, 900), 1000);
+  assert.equal(core.redrawIntervalMs(24 * 3600 * 1000, 600), 1000); // capped: fresh points wait ≤ 1 s
+  assert.equal(core.redrawIntervalMs(1000, 0), 1000);
+});
+
+test('decimation choice: off for short lines, LTTB for raw windows, min-max for long and tier data', () => {
+  assert.deepEqual(core.decimationFor(900, 600, { windowMs: 900000 }), { enabled: false });
+  assert.deepEqual(core.decimationFor(3600, 600, { windowMs: 900000 }),
+    { enabled: true, algorithm: 'lttb', samples: 600, threshold: 1200 });
+  assert.equal(core.decimationFor(3600, 600, { windowMs: 3600000 }).algorithm, 'min-max');
+  assert.equal(core.decimationFor(1440, 300, { windowMs: 86400000, tier: true }).algorithm, 'min-max');
+  assert.equal(core.decimationFor(1440, 800, { windowMs: 86400000, tier: true }).enabled, false);
+  assert.equal(core.decimationFor(200, 10).enabled, true); // plot width floor of 50 px
+});
+
+test('decodeFrame rejects series that are not a list', () => {
+  assert.throws(() => core.decodeFrame('{"type":"data","seq":1,"series":{}}'));
 });

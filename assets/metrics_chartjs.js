@@ -1,0 +1,443 @@
+/* Chart.js renderer of the live page (window.dash_clientside.metrics.chartjs).
+ *
+ * One chart per metric family and unit, in sections (CPU, Memory, …), each built once and reused:
+ * `parsing: false`, `animation: false`, decimation chosen from the window and the plot width, and
+ * `update('none')` at most once per animation frame, only for charts whose data changed, never while
+ * paused or in a hidden tab (no animation frames there). A dataset shares its series buffer's point
+ * array, so an append is drawn by the next update without copying.
+ *
+ * The legend is HTML (buttons with aria-pressed, one tab stop, arrow keys inside) so it works from a
+ * keyboard and with screen readers. Host and metric names are set with textContent only.
+ */
+(function () {
+  'use strict';
+  window.dash_clientside = window.dash_clientside || {};
+  const ns = (window.dash_clientside.metrics = window.dash_clientside.metrics || {});
+
+  function el(tag, cls, text) {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  /** Inserts `node` into `parent` keeping children sorted by their dataset.order. */
+  function insertSorted(parent, node) {
+    for (const child of parent.children) {
+      if (child !== node && child.dataset.order > node.dataset.order) {
+        parent.insertBefore(node, child);
+        return;
+      }
+    }
+    parent.appendChild(node);
+  }
+
+  function create(app) {
+    const core = ns.core;
+    const view = ns.view;
+    const root = document.getElementById('chartjs-root');
+    const charts = new Map(); // group -> entry
+    const sections = new Map(); // section id -> {el, grid}
+    const shown = new Map(); // series key -> entry it is drawn in
+    const dirty = new Set();
+    let raf = 0;
+    let timer = 0;
+    let lastDraw = 0;
+
+    function sectionEl(family) {
+      const sec = view.sectionOf(family);
+      let entry = sections.get(sec.id);
+      if (entry) return entry;
+      const wrap = el('section', 'metric-section');
+      wrap.dataset.section = sec.id;
+      wrap.dataset.order = String(sec.order).padStart(3, '0') + sec.id;
+      const heading = el('h2', 'section-title', sec.title);
+      heading.id = 'section-' + sec.id;
+      wrap.setAttribute('aria-labelledby', heading.id);
+      const grid = el('div', 'chart-grid');
+      wrap.appendChild(heading);
+      wrap.appendChild(grid);
+      insertSorted(root, wrap);
+      entry = { el: wrap, grid: grid };
+      sections.set(sec.id, entry);
+      return entry;
+    }
+
+    function themeColours() {
+      return view.THEMES[app.theme] || view.THEMES.light;
+    }
+
+    function chartFor(s) {
+      let entry = charts.get(s.group);
+      if (entry) return entry;
+      const sec = sectionEl(s.family);
+      const title = view.chartTitle(s.family, s.unit, s.perInstance);
+      const card = el('article', 'chart-card');
+      card.dataset.group = s.group;
+      card.dataset.order = view.chartOrder(s.family, s.unit, s.perInstance);
+      const heading = el('h3', 'chart-title', title);
+      const box = el('div', 'chart-box');
+      const canvas = document.createElement('canvas');
+      canvas.setAttribute('role', 'img');
+      canvas.setAttribute('aria-label', 'Line chart: ' + title + ' over the selected window');
+      box.appendChild(canvas);
+      const legend = el('div', 'legend');
+      legend.setAttribute('role', 'group');
+      legend.setAttribute('aria-label', 'Series in ' + title + ' (press to show or hide)');
+      legend.addEventListener('keydown', onLegendKey);
+      card.appendChild(heading);
+      card.appendChild(box);
+      card.appendChild(legend);
+      insertSorted(sec.grid, card);
+      const unit = s.unit;
+      const t = themeColours();
+      const chart = new window.Chart(canvas, {
+        type: 'line',
+        data: { datasets: [] },
+        options: {
+          animation: false,
+          parsing: false,
+          normalized: true,
+          responsive: true,
+          maintainAspectRatio: false,
+          spanGaps: true,
+          interaction: { mode: 'nearest', axis: 'x', intersect: false },
+          elements: { point: { radius: 0, hitRadius: 4 }, line: { borderWidth: 1.5, tension: 0 } },
+          scales: {
+            x: {
+              type: 'time',
+              time: { tooltipFormat: 'HH:mm:ss', displayFormats: { second: 'HH:mm:ss', minute: 'HH:mm', hour: 'HH:mm' } },
+              ticks: { maxRotation: 0, autoSkipPadding: 16, color: t.muted },
+              grid: { color: t.grid },
+              border: { color: t.grid },
+            },
+            y: {
+              beginAtZero: true,
+              suggestedMax: unit === '%' ? 100 : undefined,
+              ticks: { color: t.muted, callback: function (v) { return view.formatValue(v, unit); } },
+              afterBuildTicks: function (scale) {
+                const ticks = view.niceTicks(scale.min, scale.max, unit, 6);
+                if (!ticks) return;
+                scale.ticks = ticks.map(function (v) { return { value: v }; });
+                scale.min = ticks[0];
+                scale.max = ticks[ticks.length - 1];
+              },
+              grid: { color: t.grid },
+              border: { color: t.grid },
+            },
+          },
+          plugins: {
+            legend: { display: false },
+            tooltip: {
+              callbacks: {
+                label: function (ctx) {
+                  const series = app.model.series.get(ctx.dataset.seriesKey);
+                  const raw = ctx.raw || {};
+                  let text = ctx.dataset.label + ': ' + view.formatValue(raw.y, unit);
+                  if (raw.min !== undefined) {
+                    text += ' (mean; min ' + view.formatValue(raw.min, unit) + ', max ' + view.formatValue(raw.max, unit) + ')';
+                  }
+                  if (series && series.staleAge !== null && series.staleAge !== undefined) {
+                    text += ' — ' + view.staleText(series.staleAge);
+                  }
+                  return text;
+                },
+              },
+            },
+            decimation: { enabled: false, algorithm: 'lttb' },
+          },
+        },
+      });
+      entry = { group: s.group, unit: unit, card: card, legend: legend, chart: chart, items: new Map(), legendDirty: true, decimation: '' };
+      charts.set(s.group, entry);
+      return entry;
+    }
+
+    function colourOf(s) {
+      if (s.staleAge !== null && s.staleAge !== undefined) return view.staleColour(app.theme);
+      return view.colourFor(s.key, app.theme);
+    }
+
+    function styleDataset(ds, s) {
+      const c = colourOf(s);
+      ds.borderColor = c;
+      ds.backgroundColor = c;
+      ds.borderDash = s.staleAge !== null && s.staleAge !== undefined ? [4, 4] : [];
+    }
+
+    function shouldShow(s) {
+      return s.buffer.points.length > 0 && view.hostSelected(app.selection, s.host);
+    }
+
+    function addDataset(s) {
+      const entry = chartFor(s);
+      const ds = { label: s.label, data: s.buffer.points, seriesKey: s.key, hidden: app.hidden.has(s.key), pointRadius: 0 };
+      styleDataset(ds, s);
+      entry.chart.data.datasets.push(ds);
+      shown.set(s.key, entry);
+      entry.legendDirty = true;
+      dirty.add(entry);
+    }
+
+    function removeDataset(key) {
+      const entry = shown.get(key);
+      if (!entry) return;
+      const list = entry.chart.data.datasets;
+      for (let i = 0; i < list.length; i++) {
+        if (list[i].seriesKey === key) {
+          list.splice(i, 1);
+          break;
+        }
+      }
+      shown.delete(key);
+      entry.legendDirty = true;
+      dirty.add(entry);
+    }
+
+    /** Datasets follow the model and the host selection: add what should show, drop the rest. */
+    function reconcile(keys) {
+      const iter = keys || app.model.series.keys();
+      for (const key of iter) {
+        const s = app.model.series.get(key);
+        if (!s) continue;
+        const want = shouldShow(s);
+        if (want && !shown.has(key)) addDataset(s);
+        else if (!want && shown.has(key)) removeDataset(key);
+        else if (want) dirty.add(shown.get(key));
+      }
+    }
+
+    // ------------------------------------------------------------ legend -----------------------
+    function legendLabel(s) {
+      const stale = s.staleAge !== null && s.staleAge !== undefined;
+      return stale ? view.staleText(s.staleAge) : '';
+    }
+
+    function renderLegend(entry) {
+      entry.legendDirty = false;
+      const keys = entry.chart.data.datasets.map(function (d) { return d.seriesKey; });
+      const wanted = new Set(keys);
+      for (const [key, item] of entry.items) {
+        if (!wanted.has(key)) {
+          item.remove();
+          entry.items.delete(key);
+        }
+      }
+      let focusable = null;
+      keys.forEach(function (key, i) {
+        const s = app.model.series.get(key);
+        let item = entry.items.get(key);
+        if (!item) {
+          item = el('button', 'legend-item');
+          item.type = 'button';
+          item.seriesKey = key;
+          const sw = el('span', 'swatch');
+          sw.setAttribute('aria-hidden', 'true');
+          item.appendChild(sw);
+          item.appendChild(el('span', 'legend-label', s.label));
+          item.appendChild(el('span', 'legend-age', ''));
+          item.addEventListener('click', function () { toggle(key); });
+          entry.items.set(key, item);
+        }
+        if (entry.legend.children[i] !== item) entry.legend.insertBefore(item, entry.legend.children[i] || null);
+        styleLegendItem(item, s);
+        if (item.tabIndex === 0) focusable = item;
+      });
+      if (!focusable && entry.legend.firstChild) entry.legend.firstChild.tabIndex = 0;
+      entry.card.hidden = keys.length === 0;
+    }
+
+    function styleLegendItem(item, s) {
+      const hidden = app.hidden.has(s.key);
+      const age = legendLabel(s);
+      item.setAttribute('aria-pressed', hidden ? 'false' : 'true');
+      item.classList.toggle('is-hidden', hidden);
+      item.classList.toggle('is-stale', age !== '');
+      item.firstChild.style.background = colourOf(s);
+      item.lastChild.textContent = age ? ' — ' + age : '';
+      item.title = s.label + (age ? ' (' + age + ')' : '') + (hidden ? ' — hidden, press to show' : '');
+      if (item.tabIndex !== 0) item.tabIndex = -1;
+    }
+
+    function onLegendKey(ev) {
+      const keys = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1, Home: 'first', End: 'last' };
+      if (!(ev.key in keys) || !ev.target.classList.contains('legend-item')) return;
+      const items = Array.from(ev.currentTarget.children);
+      const i = items.indexOf(ev.target);
+      const step = keys[ev.key];
+      const j = step === 'first' ? 0 : step === 'last' ? items.length - 1 : (i + step + items.length) % items.length;
+      ev.preventDefault();
+      items[i].tabIndex = -1;
+      items[j].tabIndex = 0;
+      items[j].focus();
+    }
+
+    function toggle(key) {
+      if (app.hidden.has(key)) app.hidden.delete(key);
+      else app.hidden.add(key);
+      const entry = shown.get(key);
+      if (!entry) return;
+      const list = entry.chart.data.datasets;
+      for (let i = 0; i < list.length; i++) {
+        if (list[i].seriesKey === key) entry.chart.setDatasetVisibility(i, !app.hidden.has(key));
+      }
+      const item = entry.items.get(key);
+      if (item) styleLegendItem(item, app.model.series.get(key));
+      // A user action: draw now even when paused (the data does not move, only the visibility).
+      draw(true, [entry]);
+    }
+
+    // ------------------------------------------------------------ drawing ----------------------
+    function plotWidth() {
+      for (const entry of charts.values()) {
+        if (!entry.card.hidden && entry.chart.chartArea) return entry.chart.chartArea.right - entry.chart.chartArea.left;
+      }
+      return 600;
+    }
+
+    function schedule() {
+      if (!dirty.size || raf || timer || app.paused || !app.isActive('chartjs')) return;
+      const wait = lastDraw + core.redrawIntervalMs(app.windowMs, plotWidth()) - performance.now();
+      const go = function () {
+        timer = 0;
+        raf = window.requestAnimationFrame(function () {
+          raf = 0;
+          draw(false);
+        });
+      };
+      if (wait > 0) timer = window.setTimeout(go, wait);
+      else go();
+    }
+
+    function configure(entry, now, width) {
+      const opts = entry.chart.options;
+      opts.scales.x.min = now - app.windowMs;
+      opts.scales.x.max = now;
+      let most = 0;
+      let tier = false;
+      for (const ds of entry.chart.data.datasets) {
+        const s = app.model.series.get(ds.seriesKey);
+        if (s && s.buffer.points.length > most) most = s.buffer.points.length;
+        if (s && s.buffer.res) tier = true;
+      }
+      const d = core.decimationFor(most, width, { windowMs: app.windowMs, tier: tier });
+      const sig = JSON.stringify(d);
+      if (sig !== entry.decimation) {
+        entry.decimation = sig;
+        opts.plugins.decimation = Object.assign({ enabled: false, algorithm: 'lttb' }, d);
+      }
+    }
+
+    /** Redraws dirty charts (or `only`); `force` draws even while paused (user actions). */
+    function draw(force, only) {
+      if (app.paused && !force) return;
+      const now = Date.now();
+      const width = plotWidth();
+      const list = only || Array.from(dirty);
+      for (const entry of list) {
+        if (entry.legendDirty) renderLegend(entry);
+        if (entry.card.hidden) {
+          dirty.delete(entry);
+          continue;
+        }
+        configure(entry, now, width);
+        entry.chart.update('none');
+        app.stats.draws += 1;
+        dirty.delete(entry);
+      }
+      lastDraw = performance.now();
+      if (dirty.size) schedule();
+    }
+
+    // ------------------------------------------------------------ renderer interface -----------
+    return {
+      name: 'chartjs',
+      show: function () {}, // CSS shows #chartjs-root when body[data-renderer=chartjs]
+      /** Everything again from the model: snapshot, window, selection or renderer change, resume. */
+      reset: function () {
+        for (const key of Array.from(shown.keys())) {
+          if (!app.model.series.has(key)) removeDataset(key);
+        }
+        reconcile();
+        for (const entry of charts.values()) {
+          for (let i = 0; i < entry.chart.data.datasets.length; i++) {
+            const s = app.model.series.get(entry.chart.data.datasets[i].seriesKey);
+            styleDataset(entry.chart.data.datasets[i], s);
+            entry.chart.data.datasets[i].hidden = app.hidden.has(s.key);
+          }
+          entry.legendDirty = true;
+          dirty.add(entry);
+        }
+        schedule();
+      },
+      /** One applied frame: new series, appended points. */
+      update: function (result) {
+        if (result.reset) {
+          this.reset();
+          return;
+        }
+        const keys = new Set();
+        for (const s of result.created) keys.add(s.key);
+        for (const key of result.appended.keys()) keys.add(key);
+        reconcile(keys);
+        schedule();
+      },
+      /** Points left the window (age trim): charts move, emptied series disappear. */
+      trimmed: function (keys) {
+        reconcile(keys);
+        schedule();
+      },
+      /** Staleness changed for these series: grey or restore them. */
+      restyle: function (keys) {
+        for (const key of keys) {
+          const entry = shown.get(key);
+          const s = app.model.series.get(key);
+          if (!entry || !s) continue;
+          for (const ds of entry.chart.data.datasets) if (ds.seriesKey === key) styleDataset(ds, s);
+          const item = entry.items.get(key);
+          if (item) styleLegendItem(item, s);
+          dirty.add(entry);
+        }
+        schedule();
+      },
+      /** Legend ages tick every second without a redraw of the canvas. */
+      refreshLegends: function () {
+        for (const [key, entry] of shown) {
+          const item = entry.items.get(key);
+          if (item) styleLegendItem(item, app.model.series.get(key));
+        }
+      },
+      setTheme: function () {
+        const t = themeColours();
+        for (const entry of charts.values()) {
+          const sc = entry.chart.options.scales;
+          for (const axis of [sc.x, sc.y]) {
+            axis.ticks.color = t.muted;
+            axis.grid.color = t.grid;
+            axis.border.color = t.grid;
+          }
+        }
+        this.reset();
+        if (app.paused) draw(true); // a user action: recolour now, the data stays as it was
+      },
+      resume: function () {
+        this.reset();
+      },
+      kick: schedule,
+      /** For tests: what each chart has drawn (elements, not the shared arrays). */
+      inspect: function () {
+        const out = [];
+        for (const entry of charts.values()) {
+          entry.chart.data.datasets.forEach(function (ds, i) {
+            out.push({ group: entry.group, label: ds.label, drawn: entry.chart.getDatasetMeta(i).data.length,
+              hidden: !entry.chart.isDatasetVisible(i), colour: ds.borderColor });
+          });
+        }
+        return out;
+      },
+      charts: charts,
+    };
+  }
+
+  ns.chartjs = { create: create };
+}());
