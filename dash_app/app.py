@@ -100,11 +100,12 @@ def create_app(
     hub_ref: dict[str, Hub] = {}
     consumer = MetricsConsumer(
         config.bootstrap_servers,
-        config.topic,
+        config.topics,
         # Replay what the longest view shows (24 h of 1-minute buckets), not only the raw window.
         history_ms=store.longest_window_ms,
         on_samples=lambda samples: hub_ref["hub"].submit(samples),
         kafka_overrides=dict(config.kafka),
+        format_options=config.format_options(),
     )
     started = time.time()
 
@@ -144,6 +145,8 @@ def create_app(
             "bad_messages": consumer.bad,
             "bad_messages_by_reason": dict(consumer.bad_by_reason),
             "skipped_metrics": consumer.skipped_metrics,
+            "records_by_format": dict(consumer.decoder.formats),
+            "dropped_points_by_reason": dict(consumer.decoder.dropped),
             "clients": hub.client_count,
             "series": store.series_count,
             "points": store.point_count,

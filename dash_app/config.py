@@ -146,6 +146,62 @@ def _log_level(text: str) -> str:
     return level
 
 
+def _choice(*options: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text.strip() not in options:
+            raise ValueError("must be one of " + ", ".join(options))
+        return text.strip()
+
+    return parse
+
+
+def _optional_host(text: str) -> str:
+    text = text.strip()
+    if len(text) > 255:
+        raise ValueError("at most 255 characters")
+    return text
+
+
+def topic_specs(text: str) -> list[tuple[str, str]]:
+    """``"a,b:influx"`` → ``[("a", "auto"), ("b", "influx")]`` (Kafka topic names cannot hold ':')."""
+    from .formats import FORMATS
+
+    specs = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        name, _, fmt = item.partition(":")
+        fmt = fmt or "auto"
+        if not re.fullmatch(r"[A-Za-z0-9._-]{1,249}", name):
+            raise ValueError(f"{name!r} is not a Kafka topic name")
+        if fmt not in FORMATS:
+            raise ValueError(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
+        specs.append((name, fmt))
+    if not specs:
+        raise ValueError("must name at least one topic")
+    if len({n for n, _ in specs}) != len(specs):
+        raise ValueError("a topic is listed twice")
+    return specs
+
+
+def _topics(text: str) -> str:
+    return ",".join(n if f == "auto" else f"{n}:{f}" for n, f in topic_specs(text))
+
+
+def _timestamp_units(text: str) -> str:
+    from .formats import parse_timestamp_units
+
+    parse_timestamp_units(text)
+    return text.strip()
+
+
+def _counter_fields(text: str) -> str:
+    from .formats import parse_counter_fields
+
+    parse_counter_fields(text)
+    return text.strip()
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -163,7 +219,8 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("bootstrap_servers", "KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092", _nonempty,
             "Kafka bootstrap servers (host:port, comma-separated)."),
-    Setting("topic", "DASH_TOPIC", "system-metrics", _nonempty, "Kafka topic to read samples from."),
+    Setting("topic", "DASH_TOPIC", "system-metrics", _topics,
+            "Kafka topic(s) to read, comma-separated; each may force a format: `metrics,telegraf:influx`."),
     Setting("host", "DASH_HOST", "127.0.0.1", _nonempty, "Address the web server binds to."),
     Setting("port", "DASH_PORT", "8050", _number(0, 65535, int), "TCP port of the web server (0: any free)."),
     Setting("url_prefix", "DASH_URL_PREFIX", "/", _prefix,
@@ -192,13 +249,25 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("frame_interval", "DASH_FRAME_INTERVAL", "0.1", _number(0.02, 5.0),
             "Seconds between WebSocket frames (batching; 0.1 = at most 10 frames/s per client)."),
     Setting("history_seconds", "DASH_HISTORY_SECONDS", "900", _number(10, 7 * 86400, int),
-            "History kept per series and replayed from Kafka on start, in seconds."),
+            "Full-resolution history kept per series, in seconds (longer views use 10 s / 1 min buckets)."),
     Setting("max_points", "DASH_MAX_POINTS", "3600", _number(10, 1_000_000, int),
             "Most points kept per series."),
     Setting("max_series", "DASH_MAX_SERIES", "5000", _number(1, 1_000_000, int),
             "Most series kept; points of further series are dropped and counted."),
     Setting("stale_seconds", "DASH_STALE_SECONDS", "10", _number(1, 86400),
             "A host that sent nothing for this many seconds is shown as stale (greyed, with its age)."),
+    Setting("host_tag", "DASH_HOST_TAG", "host", _nonempty,
+            "Influx/Telegraf tag that names the host (docs/formats.md)."),
+    Setting("default_host", "DASH_DEFAULT_HOST", "", _optional_host,
+            "Host for Influx/Telegraf records without the host tag (empty: such records are dropped)."),
+    Setting("influx_precision", "DASH_INFLUX_PRECISION", "ns", _choice("ns", "us", "ms", "s", "auto"),
+            "Unit of Influx line protocol timestamps (Telegraf writes ns)."),
+    Setting("json_timestamp_units", "DASH_JSON_TIMESTAMP_UNITS", "1s", _timestamp_units,
+            "Telegraf JSON timestamp unit, as Telegraf's json_timestamp_units (1s, 1ms, 1us, 1ns, auto)."),
+    Setting("seed_host", "DASH_SEED_HOST", "seed", _nonempty, "Host shown for the seed tutorial's messages."),
+    Setting("counter_fields", "DASH_COUNTER_FIELDS", "default", _counter_fields,
+            "Influx/Telegraf fields that are counters, shown as per-second rates (`default` = Telegraf's net, "
+            "diskio, …; add `measurement.field`)."),
     Setting("log_level", "DASH_LOG_LEVEL", "info", _log_level, "debug, info, warning or error."),
 )
 
@@ -215,6 +284,12 @@ class DashboardConfig:
     max_points: int = 3600
     max_series: int = 5000
     stale_seconds: float = 10.0
+    host_tag: str = "host"
+    default_host: str = ""
+    influx_precision: str = "ns"
+    json_timestamp_units: str = "1s"
+    seed_host: str = "seed"
+    counter_fields: str = "default"
     public_url_prefix: str = ""
     frame_ancestors: str = "'self'"
     allowed_origins: tuple[str, ...] = ()
@@ -226,6 +301,23 @@ class DashboardConfig:
     ws_rate_limit: float = 10.0
     log_level: str = "info"
     kafka: Mapping[str, str] = field(default_factory=dict)  # librdkafka passthrough
+
+    @property
+    def topics(self) -> list[tuple[str, str]]:
+        """(topic, format) pairs; format ``auto`` detects per record."""
+        return topic_specs(self.topic)
+
+    def format_options(self) -> Any:
+        from .formats import FormatOptions, parse_counter_fields
+
+        return FormatOptions(
+            host_tag=self.host_tag,
+            default_host=self.default_host or None,
+            influx_precision=self.influx_precision,  # type: ignore[arg-type]
+            json_timestamp_units=self.json_timestamp_units,
+            seed_host=self.seed_host,
+            counter_fields=parse_counter_fields(self.counter_fields),
+        )
 
     @property
     def browser_prefix(self) -> str:
@@ -309,7 +401,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Live system-metrics dashboard: Kafka -> WebSocket -> Chart.js.",
     )
     for s in SETTINGS:
-        parser.add_argument(s.flag, dest=s.name, default=None, metavar=s.env, help=f"{s.help} [{s.default}]")
+        flags = [s.flag, "--topics"] if s.name == "topic" else [s.flag]
+        parser.add_argument(*flags, dest=s.name, default=None, metavar=s.env, help=f"{s.help} [{s.default}]")
     parser.add_argument("--print-config", action="store_true", help="Print the resolved settings and exit.")
     return parser
 

@@ -16,15 +16,18 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any, Literal
 
-from confluent_kafka import OFFSET_END, Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_END, TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaError, KafkaException, TopicPartition
 
 from .errors import BadMessage
-from .messages import Sample, decode
+from .formats import DEFAULT_OPTIONS, Decoder, Format, FormatOptions
+from .messages import Sample
 from .ratelimit import RateLimitedLog, librdkafka_logger
 
 log = logging.getLogger(__name__)
 
 State = Literal["connecting", "connected", "disconnected"]
+PartitionKey = tuple[str, int]  # (topic, partition)
+Record = tuple[str, bytes | None, bytes | None, int | None]  # topic, value, key, Kafka timestamp ms
 
 # librdkafka errors that mean "cannot reach the cluster right now": shown as state, retried forever.
 _CONNECTIVITY_ERRORS = {
@@ -46,14 +49,18 @@ class MetricsConsumer:
     def __init__(
         self,
         bootstrap_servers: str,
-        topic: str,
+        topics: str | list[tuple[str, str]],
         history_ms: int,
         on_samples: Callable[[list[Sample]], None],
         kafka_overrides: dict[str, str] | None = None,
         clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+        format_options: FormatOptions = DEFAULT_OPTIONS,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
-        self.topic = topic
+        specs = [(topics, "auto")] if isinstance(topics, str) else list(topics)
+        self.formats: dict[str, Format] = dict(specs)  # type: ignore[arg-type]
+        self.topic = ",".join(self.formats)  # for messages and status
+        self.decoder = Decoder(format_options)
         self.history_ms = history_ms
         self._on_samples = on_samples
         self._overrides = dict(kafka_overrides or {})
@@ -68,10 +75,10 @@ class MetricsConsumer:
         self.skipped_metrics = 0
         self.assigned_partitions = 0
         # Backfill: per partition, where the replay started and the high watermark at assignment.
-        self._backfill_start: dict[int, int] = {}
-        self._backfill_target: dict[int, int] = {}
+        self._backfill_start: dict[PartitionKey, int] = {}
+        self._backfill_target: dict[PartitionKey, int] = {}
         self.backfill_progress = 0.0  # 0..1; 1.0 once every partition reached its target
-        self.lag: dict[int, int] = {}  # partition -> messages behind the high watermark
+        self.lag: dict[PartitionKey, int] = {}  # messages behind the high watermark
         self._bad_log = RateLimitedLog(log)
         self._err_log = RateLimitedLog(log)
 
@@ -119,19 +126,25 @@ class MetricsConsumer:
         self._err_log.warning("Kafka error: %s", err.str())
 
     def handle_values(self, values: list[bytes | None]) -> list[Sample]:
-        """Decode message values; bad ones are counted, logged (rate-limited) and skipped."""
-        samples = []
-        for value in values:
+        """Decode bare values as if read from the first topic (tests and tools)."""
+        first = next(iter(self.formats))
+        return self.handle_records([(first, v, None, None) for v in values])
+
+    def handle_records(self, records: list[Record]) -> list[Sample]:
+        """Decode records; bad ones are counted by reason, logged (rate-limited) and skipped."""
+        samples: list[Sample] = []
+        for topic, value, key, ts in records:
             try:
-                sample = decode(value)
+                decoded = self.decoder.decode(value, key, ts, fmt=self.formats.get(topic, "auto"))
             except BadMessage as exc:
                 self.bad += 1
                 self.bad_by_reason[exc.reason] += 1
-                self._bad_log.warning("skipping bad message on %s: %s", self.topic, exc)
+                self._bad_log.warning("skipping bad message on %s: %s", topic, exc)
                 continue
-            self.skipped_metrics += sample.skipped_metrics
-            samples.append(sample)
-        self.consumed += len(values)
+            for sample in decoded:
+                self.skipped_metrics += sample.skipped_metrics
+            samples.extend(decoded)
+        self.consumed += len(records)
         return samples
 
     # -- thread ------------------------------------------------------------------------------
@@ -166,16 +179,18 @@ class MetricsConsumer:
         next_positions = 0.0
         while not self._stop.is_set():
             messages = consumer.consume(num_messages=BATCH_SIZE, timeout=POLL_TIMEOUT_S)
-            values = []
+            records: list[Record] = []
             for m in messages:
                 err = m.error()
                 if err is not None:
                     self.on_error(err)
                     continue
-                values.append(m.value())
-            if values:
+                kind, ts = m.timestamp()
+                topic = m.topic() or ""
+                records.append((topic, m.value(), m.key(), None if kind == TIMESTAMP_NOT_AVAILABLE else ts))
+            if records:
                 self._set_state("connected", "receiving")
-                samples = self.handle_values(values)
+                samples = self.handle_records(records)
                 if samples:
                     self._on_samples(samples)
             if time.monotonic() >= next_positions:
@@ -188,36 +203,38 @@ class MetricsConsumer:
     def _probe(self, consumer: Consumer) -> None:
         """A quiet topic gives no message to prove the broker is back: ask for metadata instead."""
         try:
-            consumer.list_topics(self.topic, timeout=1.0)
+            consumer.list_topics(next(iter(self.formats)), timeout=1.0)
         except KafkaException as exc:
             self._set_state("disconnected", str(exc))
         else:
             self._set_state("connected", "metadata ok")
 
     def _assign(self, consumer: Consumer) -> None:
-        md = consumer.list_topics(self.topic, timeout=3.0)
-        topic_md = md.topics.get(self.topic)
-        if topic_md is None or topic_md.error is not None or not topic_md.partitions:
-            reason = topic_md.error.str() if topic_md is not None and topic_md.error else "no partitions"
-            raise _TopicMissing(f"topic {self.topic!r} not available: {reason}")
         start_ms = self._clock_ms() - self.history_ms
-        wanted = [TopicPartition(self.topic, p, start_ms) for p in sorted(topic_md.partitions)]
+        wanted = []
+        for topic in self.formats:
+            md = consumer.list_topics(topic, timeout=3.0)
+            topic_md = md.topics.get(topic)
+            if topic_md is None or topic_md.error is not None or not topic_md.partitions:
+                reason = topic_md.error.str() if topic_md is not None and topic_md.error else "no partitions"
+                raise _TopicMissing(f"topic {topic!r} not available: {reason}")
+            wanted += [TopicPartition(topic, p, start_ms) for p in sorted(topic_md.partitions)]
         offsets = consumer.offsets_for_times(wanted, timeout=10.0)
         for tp in offsets:
-            _low, high = consumer.get_watermark_offsets(TopicPartition(self.topic, tp.partition), timeout=5.0)
+            _low, high = consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=5.0)
+            key = (tp.topic, tp.partition)
             if tp.offset < 0:  # no message at or after start_ms in this partition: follow live
                 tp.offset = OFFSET_END
-                self._backfill_start[tp.partition] = high
+                self._backfill_start[key] = high
             else:
-                self._backfill_start[tp.partition] = tp.offset
-            self._backfill_target[tp.partition] = high
+                self._backfill_start[key] = tp.offset
+            self._backfill_target[key] = high
         consumer.assign(offsets)
         self.assigned_partitions = len(offsets)
         self.backfill_progress = self.compute_progress({})
         self._set_state("connected", f"assigned {len(offsets)} partitions")
 
-
-    def compute_progress(self, positions: dict[int, int]) -> float:
+    def compute_progress(self, positions: dict[PartitionKey, int]) -> float:
         """Share of the replay (start → high watermark at assignment) already read, over all partitions."""
         total = done = 0
         for p, target in self._backfill_target.items():
@@ -235,7 +252,7 @@ class MetricsConsumer:
             positions = consumer.position(assigned)
         except KafkaException:
             return
-        pos = {tp.partition: tp.offset for tp in positions if tp.offset >= 0}
+        pos = {(tp.topic, tp.partition): tp.offset for tp in positions if tp.offset >= 0}
         if self.backfill_progress < 1.0:
             self.backfill_progress = self.compute_progress(pos)
         for tp in positions:
@@ -243,8 +260,11 @@ class MetricsConsumer:
                 _low, high = consumer.get_watermark_offsets(tp, cached=True)
             except KafkaException:
                 continue
-            if high >= 0 and tp.partition in pos:
-                self.lag[tp.partition] = max(0, high - pos[tp.partition])
+            key = (tp.topic, tp.partition)
+            # No position yet (nothing fetched from an empty partition): we are where we started.
+            at = pos.get(key, self._backfill_start.get(key))
+            if high >= 0 and at is not None:
+                self.lag[key] = max(0, high - at)
 
 
 class _TopicMissing(Exception):

@@ -61,10 +61,21 @@ class _RelayCollector(Collector):
         up = GaugeMetricFamily(f"{NS}_kafka_connected", "1 when the consumer reaches the cluster.",
                                value=1.0 if c.state == "connected" else 0.0)
         yield up
-        lag = GaugeMetricFamily(f"{NS}_consumer_lag", "Messages behind the high watermark.", labels=["partition"])
-        for partition, n in sorted(c.lag.items()):
-            lag.add_metric([str(partition)], n)
+        lag = GaugeMetricFamily(f"{NS}_consumer_lag", "Messages behind the high watermark.",
+                                labels=["topic", "partition"])
+        for (topic, partition), n in sorted(c.lag.items()):
+            lag.add_metric([topic, str(partition)], n)
         yield lag
+        fmt = CounterMetricFamily(f"{NS}_records_by_format", "Usable records per detected format.",
+                                  labels=["format"])
+        for name, n in sorted(c.decoder.formats.items()):
+            fmt.add_metric([name], n)
+        yield fmt
+        dropped = CounterMetricFamily(f"{NS}_dropped_points", "Parts of usable records not shown, by reason.",
+                                      labels=["reason"])
+        for reason, n in sorted(c.decoder.dropped.items()):
+            dropped.add_metric([reason], n)
+        yield dropped
         yield GaugeMetricFamily(f"{NS}_backfill_progress", "Share of the history replay done (0..1).",
                                 value=c.backfill_progress)
         yield GaugeMetricFamily(f"{NS}_store_series", "Series held.", value=s.series_count)

@@ -73,3 +73,27 @@ def test_every_setting_has_a_field_and_an_env_var():
     for s in SETTINGS:
         assert s.name in names
         assert s.env.isupper()
+
+
+def test_topics_with_forced_formats():
+    cfg, _ = load(["--topics", "metrics, telegraf:influx ,seed:seed"], environ={})
+    assert cfg.topic == "metrics,telegraf:influx,seed:seed"
+    assert cfg.topics == [("metrics", "auto"), ("telegraf", "influx"), ("seed", "seed")]
+    assert cfg.format_options().seed_host == "seed"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DASH_TOPIC": "a:xml"}, "DASH_TOPIC='a:xml': format 'xml' is not one of auto, v1, influx, telegraf_json, seed"),
+        ({"DASH_TOPIC": "a,a"}, "DASH_TOPIC='a,a': a topic is listed twice"),
+        ({"DASH_TOPIC": "bad topic"}, "DASH_TOPIC='bad topic': 'bad topic' is not a Kafka topic name"),
+        ({"DASH_INFLUX_PRECISION": "h"}, "DASH_INFLUX_PRECISION='h': must be one of ns, us, ms, s, auto"),
+        ({"DASH_COUNTER_FIELDS": "bytes"}, "DASH_COUNTER_FIELDS='bytes': counter field 'bytes': expected "
+                                           "<measurement>.<field>, e.g. net.bytes_recv"),
+    ],
+)
+def test_bad_format_settings_name_key_and_value(env, message):
+    with pytest.raises(ConfigError) as info:
+        load([], environ=env)
+    assert str(info.value) == message

@@ -76,7 +76,7 @@ def test_malformed_messages_are_counted_and_the_stream_goes_on(kafka_broker, kaf
             assert got.get(("after-junk", "cpu.percent")) == [now]
         health = wait_for(lambda: (h := healthz(url))["bad_messages"] >= 4 and h, 10, "bad messages counted")
         assert health["bad_messages"] == 4
-        assert health["bad_messages_by_reason"] == {"not_json": 1, "not_object": 1, "unsupported_version": 1,
+        assert health["bad_messages_by_reason"] == {"bad_line": 1, "not_object": 1, "unsupported_version": 1,
                                                     "bad_ts": 1}
         assert health["messages_consumed"] == 5
         assert "skipping bad message" in dash.log()

@@ -191,10 +191,11 @@ def test_metrics_endpoint_reports_consumption_lag_and_latency(kafka_broker, kafk
             with urllib.request.urlopen(url + "metrics", timeout=5) as r:
                 return r.read().decode()
 
-        text = wait_for(lambda: (t := scrape()) and 'metrics_relay_consumer_lag{partition="0"} 0.0' in t and t,
-                        20, "lag per partition")
+        lags = [f'metrics_relay_consumer_lag{{partition="{p}",topic="{kafka_topic}"}} 0.0' for p in range(3)]
+        text = wait_for(lambda: (t := scrape()) and all(x in t for x in lags) and t, 20, "lag of every partition")
         assert "metrics_relay_messages_consumed_total 31.0" in text
         assert 'metrics_relay_bad_messages_total{reason="not_json"} 1.0' in text
+        assert 'metrics_relay_records_by_format_total{format="v1"} 30.0' in text
         assert "metrics_relay_kafka_connected 1.0" in text
         assert "metrics_relay_backfill_progress 1.0" in text
         assert "metrics_relay_sample_latency_seconds_count 30.0" in text
