@@ -85,7 +85,8 @@ def test_topics_with_forced_formats():
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"DASH_TOPIC": "a:xml"}, "DASH_TOPIC='a:xml': format 'xml' is not one of auto, v1, influx, telegraf_json, seed"),
+        ({"DASH_TOPIC": "a:xml"},
+         "DASH_TOPIC='a:xml': format 'xml' is not one of auto, v1, influx, telegraf_json, seed"),
         ({"DASH_TOPIC": "a,a"}, "DASH_TOPIC='a,a': a topic is listed twice"),
         ({"DASH_TOPIC": "bad topic"}, "DASH_TOPIC='bad topic': 'bad topic' is not a Kafka topic name"),
         ({"DASH_INFLUX_PRECISION": "h"}, "DASH_INFLUX_PRECISION='h': must be one of ns, us, ms, s, auto"),
