@@ -103,6 +103,9 @@ def header(title: str, args: argparse.Namespace) -> None:
         f"Python {sys.version.split()[0]} · broker: {external_bootstrap() or 'local (broker.launcher)'} · "
         f"load average {os.getloadavg()[0]:.1f} at start"
     )
+    if os.getloadavg()[0] > (psutil.cpu_count() or 1):
+        print("**Warning: the machine was already busy when this run started; CPU-bound figures are pessimistic "
+              "(see 'other processes' below).**")
     print()
 
 
