@@ -30,6 +30,7 @@ class Client:
         self.epoch: str | None = None
         self.last = -1
         self.kinds: list[str] = []
+        self.status: dict | None = None
 
     def pump(self, until, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -39,6 +40,7 @@ class Client:
             except TimeoutError:
                 break
             self.kinds.append(frame["type"])
+            self.status = frame.get("status", self.status)
             if frame["type"] == "snapshot":
                 self.points = {}
                 self.epoch, self.last = frame["epoch"], frame["seq"]
