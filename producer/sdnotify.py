@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import socket
 from collections.abc import Mapping
 
 log = logging.getLogger(__name__)
+
+SEND_TIMEOUT = 2.0  # seconds a READY=1 / STOPPING=1 may wait for room in systemd's queue
 
 
 class Notifier:
@@ -58,27 +61,51 @@ class Notifier:
     def enabled(self) -> bool:
         return self.address is not None
 
-    def notify(self, *fields: str) -> bool:
-        """Send `fields` (e.g. "READY=1", "STATUS=…") as one datagram; False if it could not be sent."""
+    def notify(self, *fields: str, wait: bool = True) -> bool:
+        """Send `fields` (e.g. "READY=1", "STATUS=…") as one datagram; False if it could not be sent.
+
+        The receiver's queue is short (net.unix.max_dgram_qlen, 10 by default) and a full one would
+        block a blocking sender. The socket is non-blocking and connected (so that select() knows when
+        systemd's queue has room): `wait=False` (the watchdog pings) never holds up the sampling loop,
+        a ping that does not fit is dropped; otherwise the send waits up to `SEND_TIMEOUT`.
+        """
         if self.address is None:
             return False
+        data = "\n".join(fields).encode()
         try:
-            if self._sock is None:
-                self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
-            self._sock.sendto("\n".join(fields).encode(), self.address)
+            sock = self._connect()
+            try:
+                sock.send(data)
+            except BlockingIOError:
+                if not wait or not select.select([], [sock], [], SEND_TIMEOUT)[1]:
+                    raise
+                sock.send(data)
         except OSError as exc:
-            if not self._failed:  # once: systemd may be restarting; pings resume when it is back
+            if not isinstance(exc, BlockingIOError):
+                self.close()  # systemd may have been restarted: connect afresh next time
+            if not self._failed:  # once per streak of failures
                 log.warning("cannot notify systemd at %r: %s", self._raw, exc)
                 self._failed = True
             return False
         self._failed = False
         return True
 
+    def _connect(self) -> socket.socket:
+        if self._sock is None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK)
+            try:
+                sock.connect(self.address)  # type: ignore[arg-type]
+            except OSError:
+                sock.close()
+                raise
+            self._sock = sock
+        return self._sock
+
     def ready(self, status: str) -> bool:
         return self.notify("READY=1", f"STATUS={status}")
 
     def watchdog(self, status: str | None = None) -> bool:
-        return self.notify("WATCHDOG=1", *([f"STATUS={status}"] if status else []))
+        return self.notify("WATCHDOG=1", *([f"STATUS={status}"] if status else []), wait=False)
 
     def stopping(self, status: str) -> bool:
         return self.notify("STOPPING=1", f"STATUS={status}")

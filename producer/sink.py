@@ -44,6 +44,8 @@ IN_FLIGHT_MAX = 100
 # close(): how long one flush() call may block, so that a second Ctrl-C is served promptly.
 _FLUSH_SLICE = 0.1
 _PURGED = frozenset({KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT})
+# produce() refusals that may pass (the topic is being created): the sample stays in the backlog.
+_NOT_YET = frozenset({KafkaError._UNKNOWN_TOPIC, KafkaError._UNKNOWN_PARTITION})
 
 Level = Literal["ignore", "warn", "error"]
 
@@ -258,10 +260,15 @@ class KafkaSink:
                 self._client.produce(self._topic, value=value, key=key, on_delivery=self.on_delivery)
             except BufferError:  # librdkafka's own queue limits (KAFKA_QUEUE_BUFFERING_MAX_*): try later
                 break
-            except KafkaException as exc:  # refused outright (e.g. larger than message.max.bytes)
-                self._backlog.pop()
-                self.stats.failed += 1
+            except KafkaException as exc:
                 err = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+                if err is not None and err.code() in _NOT_YET:
+                    # The topic is not known (yet): it may be being created. Keep the samples; if it
+                    # never appears the backlog fills and drops the oldest, and the error is logged.
+                    self._note(err, "cannot produce yet, holding the samples: %s", level="error")
+                    break
+                self._backlog.pop()  # refused outright (e.g. larger than message.max.bytes)
+                self.stats.failed += 1
                 if err is not None:
                     self._note(err, "produce failed: %s")
                 else:
@@ -322,8 +329,8 @@ class KafkaSink:
             self.last_delivery_error = err
         self._note(err, "sample not delivered: %s")
 
-    def _note(self, err: KafkaError, msg: str) -> None:
-        level = classify(err)
+    def _note(self, err: KafkaError, msg: str, level: Level | None = None) -> None:
+        level = level or classify(err)
         if level != "ignore":
             self.last_error = err
             py_level = logging.WARNING if level == "warn" else logging.ERROR

@@ -110,6 +110,17 @@ def test_unsupported_or_dead_socket_is_not_fatal(tmp_path: Path, caplog: pytest.
     assert len([r for r in caplog.records if "cannot notify systemd" in r.getMessage()]) == 1
 
 
+def test_pings_never_block_when_systemd_does_not_read(systemd: Systemd) -> None:
+    notifier = Notifier({"NOTIFY_SOCKET": systemd.address})
+    started = time.monotonic()
+    sent = [notifier.watchdog("x") for _ in range(200)]  # far more than the receiver queue holds
+    assert time.monotonic() - started < 1.0
+    assert sent[0] and not all(sent)  # the ones that did not fit were dropped, not waited for
+    systemd.drain()
+    assert notifier.watchdog("again")  # room again: pings go through
+    notifier.close()
+
+
 @pytest.mark.parametrize(
     ("env", "interval"),
     [

@@ -237,6 +237,21 @@ def test_refused_produce_is_counted_as_failed_and_the_next_one_goes() -> None:
     assert [value for _, _, value in made[0].produced] == [b"ok"]
 
 
+def test_unknown_topic_keeps_the_samples_until_it_exists(caplog: pytest.LogCaptureFixture) -> None:
+    sink, made, _ = make_sink()
+    sink.start()
+    made[0].raise_on_produce = KafkaException(KafkaError(KafkaError._UNKNOWN_TOPIC, "Local: Unknown topic"))
+    with caplog.at_level(logging.DEBUG, logger="producer.sink"):
+        sink.send(b"k", b"1")
+        sink.send(b"k", b"2")
+    assert (sink.pending, sink.stats.failed, sink.stats.dropped) == (2, 0, 0)
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors == ["cannot produce yet, holding the samples: Local: Unknown topic"]  # once: rate-limited
+    made[0].raise_on_produce = None  # the topic was created
+    sink.poll(0)
+    assert _values(made[0]) == [1, 2]
+
+
 def _values(producer: FakeProducer) -> list[int]:
     return [int(value) for _, _, value in producer.produced]
 

@@ -1,4 +1,5 @@
-"""The producer process against the real broker: what lands on the topic is v1, keyed by host, in order."""
+"""The producer process against the real broker: what lands on the topic is v1, keyed by host, in order,
+and SIGTERM delivers what is still batched before the process exits."""
 
 from __future__ import annotations
 
@@ -131,3 +132,23 @@ def test_continuous_run_is_in_order_and_stops_on_sigterm(kafka_broker: Any, kafk
     for v in values:
         assert v["v"] == 1 and v["host"] == HOST
         assert {"cpu.percent", "mem.used_percent"} <= set(v["metrics"])
+
+
+
+def test_sigterm_flushes_what_is_still_batched(kafka_broker: Any, kafka_topic: str, tmp_path: Path) -> None:
+    """A 5 s linger keeps every sample in librdkafka's batch; SIGTERM must deliver them all and exit 0."""
+    from tests.integration.test_producer_outage import Agent
+
+    agent = Agent(kafka_broker.bootstrap_servers, kafka_topic, tmp_path, "--interval", "0.1",
+                  host=HOST, env={"KAFKA_LINGER_MS": "5000"})  # fmt: skip
+    try:
+        before = agent.watch(lambda s: s["sampled"] >= 8, 60, "a few samples")
+        assert before["delivered"] == 0, before  # all of them are still batched
+        code, final = agent.stop()
+    finally:
+        agent.close()
+    assert code == 0, agent.log()[-3000:]
+    assert final["delivered"] == final["sampled"] >= 8 and final["dropped"] == 0, final
+    with _consumer(kafka_broker.bootstrap_servers, kafka_topic) as consumer:
+        got = _consume_until(consumer, lambda got: len(got) >= final["sampled"], timeout=30)
+    assert [_value(m)["seq"] for m in got] == list(range(final["sampled"]))
