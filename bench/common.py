@@ -104,8 +104,8 @@ def header(title: str, args: argparse.Namespace) -> None:
         f"load average {os.getloadavg()[0]:.1f} at start"
     )
     if os.getloadavg()[0] > (psutil.cpu_count() or 1):
-        print("**Warning: the machine was already busy when this run started; CPU-bound figures are pessimistic "
-              "(see 'other processes' below).**")
+        print(f"**Warning: the machine was already busy when this run started (load average "
+              f"{os.getloadavg()[0]:.1f} on {psutil.cpu_count()} cores): CPU-bound figures are pessimistic.**")
     print()
 
 
