@@ -4,8 +4,11 @@ prefix-stripping proxy; over real uvicorn sockets, without Kafka (start_consumer
 from __future__ import annotations
 
 import contextlib
+import http.cookiejar
+import importlib.util
 import json
 import logging
+import os
 import re
 import subprocess
 import sys
@@ -21,6 +24,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
+from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from dash_app.app import create_app
@@ -58,20 +62,21 @@ def dash_config(html: str) -> dict[str, Any]:
     return json.loads(match.group(1))  # type: ignore[no-any-return]
 
 
-def assert_page_works_under(base: str, prefix: str) -> str:
-    status, _, html = get(base + prefix)
+def assert_page_works_under(base: str, prefix: str, headers: dict[str, str] | None = None,
+                            topic: str = "t-app") -> str:
+    status, _, html = get(base + prefix, headers)
     assert status == 200 and "Live system metrics" in html
     assert dash_config(html)["requests_pathname_prefix"] == prefix
     scripts = re.findall(r'<script src="([^"]+)"', html)
     assert scripts and all(src.startswith(prefix) for src in scripts), scripts
     assert any("/assets/dashboard.js" in src for src in scripts)
     for src in scripts:  # assets and Dash's component bundles come through the prefix
-        assert get(base + src)[0] == 200, src
-    assert json.loads(get(base + prefix + "_dash-layout")[2])["props"]["className"] == "page"
-    assert get(base + prefix + "_dash-dependencies")[0] == 200
-    assert json.loads(get(base + prefix + "healthz")[2])["kafka"]["topic"] == "t-app"
-    assert get(base + prefix + "metrics")[0] == 200
-    snapshot_over_ws(ws_url(base, prefix + "ws"))
+        assert get(base + src, headers)[0] == 200, src
+    assert json.loads(get(base + prefix + "_dash-layout", headers)[2])["props"]["className"] == "page"
+    assert get(base + prefix + "_dash-dependencies", headers)[0] == 200
+    assert json.loads(get(base + prefix + "healthz", headers)[2])["kafka"]["topic"] == topic
+    assert get(base + prefix + "metrics", headers)[0] == 200
+    snapshot_over_ws(ws_url(base, prefix + "ws"), additional_headers=headers)
     return html
 
 
@@ -259,3 +264,44 @@ def test_print_config_masks_the_dashboards_own_secrets():
     assert printed["auth_token"] == "****" and printed["basic_auth"] == "ops:****"
     assert printed["kafka"] == {"sasl.password": "****", "sasl.username": "metrics", "ssl.key.password": "****",
                                 "ssl.key.pem": "****"}  # KAFKA_OPTS is the JVM's, not a client setting
+
+
+# --- the runnable examples ------------------------------------------------------------------------
+
+
+def load_example(name: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Import examples/<name>.py as its users would run it: settings from the environment."""
+    for key in [k for k in os.environ if k.startswith(("DASH_", "KAFKA_"))]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")  # no broker needed for these checks
+    spec = importlib.util.spec_from_file_location(f"example_{name}", ROOT / "examples" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_standalone_example(monkeypatch: pytest.MonkeyPatch):
+    with serve_asgi(load_example("standalone", monkeypatch).app) as base:
+        assert_page_works_under(base, "/", topic="system-metrics")
+
+
+@pytest.mark.parametrize("name", ["asgi_portal", "flask_portal"])
+def test_portal_examples_one_login_covers_page_callbacks_and_websocket(name: str, monkeypatch: pytest.MonkeyPatch):
+    module = load_example(name, monkeypatch)
+    prefix = module.PREFIX
+    with serve_asgi(module.app) as base:
+        for path in ("", "_dash-layout", "healthz", "metrics"):
+            assert get(base + prefix + path)[0] == 403, path
+        with pytest.raises(InvalidStatus) as info:
+            connect(ws_url(base, prefix + "ws"), proxy=None, open_timeout=10)
+        assert info.value.response.status_code == 403
+
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        with opener.open(base + "/login?user=alice", timeout=10) as r:  # redirected to the portal's home
+            assert f'href="{prefix}"' in r.read().decode()
+        cookie = {"Cookie": "; ".join(f"{c.name}={c.value}" for c in jar)}
+        assert_page_works_under(base, prefix, cookie, topic="system-metrics")
+        forged = {"Cookie": cookie["Cookie"][:-4] + "AAAA"}
+        assert get(base + prefix, forged)[0] == 403
