@@ -35,6 +35,7 @@ from bench.common import (
     parser,
     raise_fd_limit,
     say,
+    subscription_hosts,
     summarize_ws,
     table,
     wait_for,
@@ -54,8 +55,8 @@ def relay_counters(dash: Dashboard) -> dict[str, float]:
     return {name: float(value) for name, value in COUNTERS.findall(text)}
 
 
-def _phase(cp: ClientProcess, dash: Dashboard, broker: Any, fleet: LiveFleet, seconds: float,
-           label: str) -> dict[str, Any]:
+def _phase(cp: ClientProcess, spec: dict[str, Any], dash: Dashboard, broker: Any, fleet: LiveFleet,
+           seconds: float, label: str) -> dict[str, Any]:
     say(f"{label}: measuring {seconds:.0f} s")
     before = relay_counters(dash)
     t_a = time.time() * 1000
@@ -66,7 +67,8 @@ def _phase(cp: ClientProcess, dash: Dashboard, broker: Any, fleet: LiveFleet, se
     after = relay_counters(dash)
     s = summarize_ws(result, seconds)
     s["machine"], s["relay"] = machine, relay
-    s["expected_points"] = fleet.points_between(t_a, t_a + seconds * 1000) * s["detailed_clients"]
+    s["expected_points"] = sum(fleet.points_between(t_a, t_a + seconds * 1000, subscription_hosts(spec, i))
+                               for i in range(s["detailed_clients"]))
     s["counters"] = {k: after[k] - before.get(k, 0) for k in after if "clients" not in k}
     s["clients_now"] = dash.healthz().get("clients")
     return s
@@ -82,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--metrics", type=int, default=20)
     p.add_argument("--phase", choices=("aligned", "spread"), default="aligned")
     p.add_argument("--no-deflate", action="store_true", help="clients do not offer permessage-deflate")
+    p.add_argument("--hosts-per-client", type=int, default=0,
+                   help="each client subscribes to this many hosts (round robin); 0: everything [0]")
     args = p.parse_args(argv)
     n = args.clients or (300 if args.quick else 1000)
     seconds = args.seconds or (12.0 if args.quick else 45.0)
@@ -97,16 +101,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                               phase=args.phase).start()
             wait_for(lambda: dash.healthz()["points"] > 0, 30, "first points in the relay's store")
             say(f"connecting {n:,} clients")
-            cp = ClientProcess({"kind": "ws", "url": dash.ws_url, "n": n, "detailed": min(args.detailed, n),
-                                "deflate": not args.no_deflate, "connect_batch": 50})
+            spec = {"kind": "ws", "url": dash.ws_url, "n": n, "detailed": min(args.detailed, n),
+                    "deflate": not args.no_deflate, "connect_batch": 50, "hosts": host_names(args.hosts),
+                    "hosts_per_client": args.hosts_per_client}
+            cp = ClientProcess(spec)
             connect_s = cp.connected(timeout=300)["connect_s"]
             say(f"{n:,} clients connected in {connect_s:.1f} s, all have their snapshot")
             time.sleep(2.0)
-            a = _phase(cp, dash, broker, fleet, seconds, "A: all clients reading")
+            a = _phase(cp, spec, dash, broker, fleet, seconds, "A: all clients reading")
             say(f"B: replacing {args.stalled} clients by stalled ones")
             cp.stall(args.stalled)
             time.sleep(1.0)
-            b = _phase(cp, dash, broker, fleet, seconds, f"B: {args.stalled} stalled")
+            b = _phase(cp, spec, dash, broker, fleet, seconds, f"B: {args.stalled} stalled")
         finally:
             if cp is not None:
                 cp.close()
@@ -142,12 +148,14 @@ def main(argv: Sequence[str] | None = None) -> int:
               "client-process CPU", "clients the relay counts at the end", "relay counters (/metrics) during phase"]
     print(f"{n:,} clients ({args.detailed} detailed), {args.hosts} hosts × {args.metrics} metrics at 1 Hz "
           f"({args.phase}), {seconds:.0f} s per phase, connect: {connect_s:.1f} s for all, "
-          f"clients {'without' if args.no_deflate else 'with'} permessage-deflate")
+          f"clients {'without' if args.no_deflate else 'with'} permessage-deflate, each subscribed to "
+          f"{f'{args.hosts_per_client} host(s)' if args.hosts_per_client else 'everything'}")
     print()
     print(table(["", "A: all reading", f"B: {args.stalled} stalled"],
                 [[label, x, y] for label, x, y in zip(labels, col(a), col(b), strict=True)]))
     print()
-    print(f"stalled clients closed by the relay by the end of B: {b['stalled_closed']} of {args.stalled}")
+    print(f"stalled clients the relay had closed by the end of B: {n - (b['clients_now'] or 0)} of {args.stalled} "
+          f"(it still counted {b['clients_now']} clients)")
     print(f"CPU during A: {a['machine'].summary()}")
     print(f"CPU during B: {b['machine'].summary()}")
     lost = a["frames_delivered"] < a["frames_expected"] or a["detailed_points"] < a["expected_points"]

@@ -488,6 +488,7 @@ class LiveFleet:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="fleet", daemon=True)
         self.sent_ts: list[int] = []  # ts of every message produced, in send order
+        self.sent_host: list[int] = []  # index of its host
         self.failed = 0
 
     def start(self) -> LiveFleet:
@@ -500,9 +501,16 @@ class LiveFleet:
         self._producer.flush(10)
         del self._producer  # before the broker stops, or librdkafka keeps reconnecting and logging
 
-    def points_between(self, t_a: float, t_b: float) -> int:
-        """Points (messages × metrics) whose ts lies in [t_a, t_b] (epoch ms)."""
-        return sum(1 for ts in list(self.sent_ts) if t_a <= ts <= t_b) * len(self.metrics)
+    def points_between(self, t_a: float, t_b: float, hosts: Sequence[str] | None = None) -> int:
+        """Points (messages × metrics) whose ts lies in [t_a, t_b] (epoch ms), of `hosts` (default all)."""
+        n = min(len(self.sent_ts), len(self.sent_host))
+        if hosts is None:
+            count = sum(1 for ts in self.sent_ts[:n] if t_a <= ts <= t_b)
+        else:
+            wanted = {self.hosts.index(h) for h in hosts}
+            count = sum(1 for ts, h in zip(self.sent_ts[:n], self.sent_host[:n], strict=True)
+                        if t_a <= ts <= t_b and h in wanted)
+        return count * len(self.metrics)
 
     def _on_delivery(self, err: Any, _msg: Any) -> None:
         if err is not None:
@@ -524,6 +532,7 @@ class LiveFleet:
                 self._producer.produce(self.topic, encode(host, ts, seq, self.metrics, phases[i]), host.encode(),
                                        on_delivery=self._on_delivery)
                 self.sent_ts.append(ts)
+                self.sent_host.append(i)
                 self._producer.poll(0)
             seq += 1
             base += self.period
@@ -609,8 +618,10 @@ class WsClient:
     series' newest) and record per-point latency and freshness.
     """
 
-    def __init__(self, url: str, rec: _Recorder, detailed: bool, deflate: bool = True) -> None:
+    def __init__(self, url: str, rec: _Recorder, detailed: bool, deflate: bool = True,
+                 hosts: Sequence[str] | None = None) -> None:
         self.url, self.rec, self.detailed, self.deflate = url, rec, detailed, deflate
+        self.hosts = list(hosts) if hosts else None  # subscription (docs/protocol.md); None: everything
         self.ws: Any = None
         self.last: int | None = None
         self.waiting_snapshot = True
@@ -632,7 +643,10 @@ class WsClient:
                                 ping_interval=None, open_timeout=120, close_timeout=2,
                                 create_connection=_counting_connection())
         self.wire0 = 0
-        await self.ws.send('{"type": "ready"}')
+        ready: dict[str, Any] = {"type": "ready"}
+        if self.hosts:
+            ready["hosts"] = self.hosts
+        await self.ws.send(orjson.dumps(ready).decode())
 
     async def run(self) -> None:
         try:
@@ -728,6 +742,7 @@ class WsClient:
             "gaps": self.gaps, "gap_frames": self.gap_frames, "points_in_window": self.points_in_window,
             "wire_bytes": (self.ws.wire_in if self.ws is not None else 0) - self.wire0,
             "msg_bytes": self.msg_bytes, "seqs": self.seqs, "closed": self.closed, "detailed": self.detailed,
+            "hosts": self.hosts,
         }
 
     async def close(self) -> None:
@@ -856,19 +871,28 @@ def _client_main(conn: Any, spec: dict[str, Any]) -> None:
         raise
 
 
-def _make_client(spec: dict[str, Any], rec: _Recorder, detailed: bool) -> Any:
+def subscription_hosts(spec: dict[str, Any], i: int) -> list[str] | None:
+    """Client i's hosts when spec has `hosts` and `hosts_per_client` (round robin), else None."""
+    k, hosts = spec.get("hosts_per_client"), spec.get("hosts")
+    if not k or not hosts:
+        return None
+    return [hosts[(i * k + j) % len(hosts)] for j in range(k)]
+
+
+def _make_client(spec: dict[str, Any], rec: _Recorder, i: int) -> Any:
+    detailed = i < spec.get("detailed", spec["n"])
     if spec["kind"] == "poll":
         from bench.poll_peer import PollClient
 
         return PollClient(spec["url"], rec, detailed)
-    return WsClient(spec["url"], rec, detailed, deflate=spec.get("deflate", True))
+    return WsClient(spec["url"], rec, detailed, deflate=spec.get("deflate", True), hosts=subscription_hosts(spec, i))
 
 
 async def _client_async(conn: Any, spec: dict[str, Any]) -> None:
     loop = asyncio.get_running_loop()
     rec = _Recorder()
-    n, detailed = spec["n"], spec.get("detailed", spec["n"])
-    clients = [_make_client(spec, rec, i < detailed) for i in range(n)]
+    n = spec["n"]
+    clients = [_make_client(spec, rec, i) for i in range(n)]
     batch = spec.get("connect_batch", 50)
     started = time.monotonic()
     for i in range(0, n, batch):
@@ -919,14 +943,20 @@ def summarize_ws(result: dict[str, Any], seconds: float) -> dict[str, Any]:
     """Per-process totals: frames, gaps, delivered/expected frames over the common seq range."""
     normal = [c for c in result["clients"] if not c.get("stalled")]
     alive = [c for c in normal if c["closed"] is None]
-    seq_lists = [c["seqs"] for c in alive if c["seqs"]]
+    # Clients with one subscription get the same frames: compare each with its group's union of seqs.
+    groups: dict[Any, list[dict[str, Any]]] = {}
+    for c in alive:
+        groups.setdefault(tuple(c.get("hosts") or ()), []).append(c)
     expected = delivered = 0
-    if seq_lists:
+    for members in groups.values():
+        seq_lists = [c["seqs"] for c in members if c["seqs"]]
+        if not seq_lists:
+            continue
         lo = max(s[0] for s in seq_lists)
         hi = min(s[-1] for s in seq_lists)
         union = {q for s in seq_lists for q in s if lo <= q <= hi}
-        expected = len(union) * len(alive)
-        delivered = sum(sum(1 for q in c["seqs"] if lo <= q <= hi) for c in alive)
+        expected += len(union) * len(members)
+        delivered += sum(sum(1 for q in c["seqs"] if lo <= q <= hi) for c in members)
     lat = Histogram.from_dict(result["latency"])
     fresh = Histogram.from_dict(result["fresh"])
     n = max(1, len(normal))
