@@ -6,12 +6,12 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 LIBS_STAMP := broker/libs/.complete
 
-.PHONY: run test lint typecheck unit integration browser js setup broker-libs chromium bench clean
+.PHONY: run test lint typecheck unit integration browser js setup broker-libs chromium nginx bench clean
 
 run: setup broker-libs
 	$(PY) -m broker.stack
 
-test: setup broker-libs chromium lint typecheck js
+test: setup broker-libs chromium nginx lint typecheck js
 	$(PY) -m pytest
 
 setup: $(STAMP)
@@ -33,8 +33,14 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	  else echo "Chromium is missing: run 'sudo apt-get install -y chromium' (browser tests need /usr/bin/chromium)"; exit 1; fi; }
 
+# nginx for the reverse-proxy tests, openssl for the TLS/SASL broker's generated CA.
+nginx:
+	@{ command -v nginx || test -x /usr/sbin/nginx; } >/dev/null 2>&1 && command -v openssl >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx openssl; \
+	  else echo "nginx/openssl missing: run 'sudo apt-get install -y nginx openssl' (proxy and TLS broker tests)"; exit 1; fi; }
+
 lint: setup
-	$(VENV)/bin/ruff check dash_app producer broker tests bench
+	$(VENV)/bin/ruff check dash_app producer broker tests bench examples
 
 typecheck: setup
 	$(VENV)/bin/mypy
@@ -45,10 +51,10 @@ js:
 unit: setup
 	$(PY) -m pytest -m "not integration and not browser"
 
-integration: setup broker-libs
+integration: setup broker-libs nginx
 	$(PY) -m pytest -m integration
 
-browser: setup broker-libs chromium
+browser: setup broker-libs chromium nginx
 	$(PY) -m pytest -m browser
 
 bench: setup broker-libs
@@ -56,3 +62,11 @@ bench: setup broker-libs
 
 clean:
 	rm -rf $(VENV) broker/libs .run
+
+# The host agent as a systemd service (run as root; see docs/deployment.md). Not part of `make test`.
+.PHONY: install-producer uninstall-producer
+install-producer:
+	sh producer/systemd/install.sh install
+
+uninstall-producer:
+	sh producer/systemd/install.sh uninstall

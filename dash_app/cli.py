@@ -16,6 +16,7 @@ from .errors import ConfigError
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         cfg, args = config_mod.load(argv)
+        config_mod.check_kafka_settings(cfg.kafka)  # a KAFKA_* typo is a config error, not a retry loop
     except ConfigError as exc:
         print(f"dash_app: {exc}", file=sys.stderr)
         return 2
@@ -32,5 +33,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("dash_app").info(
         "serving %s (Kafka %s, topic %s)", url, cfg.bootstrap_servers, cfg.topic
     )
-    uvicorn.run(app, host=cfg.host, port=cfg.port, log_level=cfg.log_level, ws="websockets-sansio")
+    uvicorn.run(app, host=cfg.host, port=cfg.port, log_level=cfg.log_level, ws="websockets-sansio",
+                ws_max_size=cfg.ws_max_message_bytes)
     return 0

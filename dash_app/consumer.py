@@ -114,6 +114,10 @@ class MetricsConsumer:
         code = err.code()
         if code in _IGNORED_ERRORS:
             return
+        if code == KafkaError._AUTHENTICATION:
+            self._set_state("disconnected", f"authentication failed: {err.str()}")
+            self._err_log.warning("Kafka authentication failed: %s", err.str())
+            return
         if code in _CONNECTIVITY_ERRORS:
             if code == KafkaError._ALL_BROKERS_DOWN or self.state != "connected":
                 self._set_state("disconnected", err.str())
@@ -172,7 +176,9 @@ class MetricsConsumer:
                 self._assign(consumer)
                 break
             except (KafkaException, _TopicMissing) as exc:
-                self._set_state("disconnected", str(exc))
+                if not self.detail.startswith("authentication"):  # keep the more useful reason
+                    self._set_state("disconnected", str(exc))
+                consumer.poll(0)  # serves error_cb: metadata calls alone never report why (e.g. SASL)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
         next_probe = time.monotonic() + PROBE_INTERVAL_S

@@ -52,8 +52,10 @@ def test_cli_bad_config_is_one_line_and_exit_2():
 
 def test_kafka_passthrough_and_masking():
     env = {"KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SASL_PASSWORD": "hunter2",
+           "KAFKA_SASL_MECHANISM": "PLAIN", "KAFKA_SASL_USERNAME": "u",
            "KAFKA_BOOTSTRAP_SERVERS": "b:9092", "OTHER": "x"}
-    assert kafka_passthrough(env) == {"security.protocol": "SASL_SSL", "sasl.password": "hunter2"}
+    assert kafka_passthrough(env) == {"security.protocol": "SASL_SSL", "sasl.password": "hunter2",
+                                      "sasl.mechanism": "PLAIN", "sasl.username": "u"}
     cfg, _ = load([], environ=env)
     assert cfg.bootstrap_servers == "b:9092"
     shown = json.dumps(cfg.masked())
@@ -98,3 +100,11 @@ def test_bad_format_settings_name_key_and_value(env, message):
     with pytest.raises(ConfigError) as info:
         load([], environ=env)
     assert str(info.value) == message
+
+
+def test_cli_bad_kafka_passthrough_is_one_line_and_exit_2():
+    proc = subprocess.run([sys.executable, "-m", "dash_app"], cwd=ROOT, capture_output=True, text=True,
+                          env={"KAFKA_FETCH_WAIT_MAX_MS": "soon", "PATH": "/usr/bin:/bin"}, timeout=60)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dash_app: KAFKA_FETCH_WAIT_MAX_MS='soon'"), lines

@@ -71,3 +71,10 @@ def test_backfill_progress_over_partitions():
     assert c.compute_progress({}) == 0.0
     assert c.compute_progress({0: 150, 1: 50}) == 0.5
     assert c.compute_progress({0: 500, 1: 100}) == 1.0  # live data beyond the target counts once
+
+
+def test_authentication_failure_is_named_in_the_state():
+    c, _ = make()
+    c.on_error(KafkaError(KafkaError._AUTHENTICATION, "SASL authentication error: Authentication failed"))
+    assert c.state == "disconnected"
+    assert c.detail.startswith("authentication failed")
