@@ -24,6 +24,7 @@
   const app = {
     model: null,
     lag: null,
+    fresh: null, // which hosts are stale
     renderer: null, // 'chartjs' | 'plotly'
     renderers: {},
     selection: [],
@@ -33,6 +34,7 @@
     themeChoice: 'auto',
     theme: 'light',
     paused: false,
+    awaitingWindow: false,
     pausedAt: 0,
     bufferedWhilePaused: 0,
     socketOpen: false,
@@ -135,6 +137,7 @@
       app.model.setWindow(app.windowMs);
       app.model.trim(Date.now());
       active().reset();
+      app.awaitingWindow = true; // its snapshot is drawn even while paused: the user asked for it
       sendNow(message('subscribe', subscription())); // answered with a snapshot of the new window
       after();
     },
@@ -144,6 +147,7 @@
       if (paused) {
         app.pausedAt = Date.now();
         app.bufferedWhilePaused = 0;
+        active().pause();
       } else {
         app.model.trim(Date.now());
         active().resume();
@@ -218,12 +222,11 @@
     shell.empty.hidden = !empty;
   }
 
-  /** Grey the series of hosts the relay has not heard from for a while; restore them when back. */
-  function applyStale() {
+  /** Grey the series of hosts not heard from for a while; restore them when back. */
+  function applyStale(now) {
     const changed = [];
-    const st = app.model.status;
     for (const s of app.model.series.values()) {
-      const age = core().staleAge(st, s.host);
+      const age = app.fresh.age(s.host, now);
       const was = s.staleAge !== null && s.staleAge !== undefined;
       s.staleAge = age;
       if (was !== (age !== null)) changed.push(s.key);
@@ -233,6 +236,7 @@
 
   function tick() {
     const now = Date.now();
+    applyStale(now);
     if (!app.paused) {
       const trimmed = app.model.trim(now);
       if (trimmed.length) active().trimmed(trimmed);
@@ -300,15 +304,23 @@
     app.stats.frames += 1;
     app.lag.observe(frame, now);
     const result = app.model.apply(frame);
+    const asked = result.reset && app.awaitingWindow;
+    if (result.reset) app.awaitingWindow = false;
     if (result.action === 'resync') sendNow(message('resync'));
+    if (frame.type !== 'snapshot') {
+      for (const key of result.appended.keys()) app.fresh.seen(app.model.series.get(key).host, now);
+    }
+    if (frame.status) app.fresh.status(frame.status, app.model.hosts(), now);
     if (result.reset || result.created.length || result.appended.size) {
-      if (app.paused) {
+      if (app.paused && asked) {
+        active().reset();
+      } else if (app.paused) {
         for (const pts of result.appended.values()) app.bufferedWhilePaused += pts.length;
       } else {
         active().update(result);
       }
     }
-    if (frame.status) applyStale();
+    if (frame.status || result.appended.size) applyStale(now);
     if (result.reset || result.created.length || frame.status) refreshHeader(now);
   }
 
@@ -332,6 +344,7 @@
     app.themeChoice = state.theme;
     app.model = new (core().Model)({ maxAgeMs: app.windowMs });
     app.lag = new (core().LagMeter)();
+    app.fresh = new (core().Freshness)();
     applyTheme();
     if (darkQuery) {
       darkQuery.addEventListener('change', function () { applyTheme(); });

@@ -169,9 +169,22 @@
       return s.buffer.points.length > 0 && view.hostSelected(app.selection, s.host);
     }
 
+    /**
+     * Live, a dataset shares its buffer's array. Paused, it gets a copy: Chart.js creates elements as
+     * soon as a shared array grows (parsing: false), so a resize or a tooltip would show new points.
+     */
+    function pointsFor(s) {
+      return app.paused ? s.buffer.points.slice() : s.buffer.points;
+    }
+
+    function setPoints(ds, s) {
+      const current = ds._data !== undefined ? ds._data : ds.data; // _data: decimation keeps the original there
+      if (app.paused || current !== s.buffer.points) ds.data = pointsFor(s);
+    }
+
     function addDataset(s) {
       const entry = chartFor(s);
-      const ds = { label: s.label, data: s.buffer.points, seriesKey: s.key, hidden: app.hidden.has(s.key), pointRadius: 0 };
+      const ds = { label: s.label, data: pointsFor(s), seriesKey: s.key, hidden: app.hidden.has(s.key), pointRadius: 0 };
       styleDataset(ds, s);
       entry.chart.data.datasets.push(ds);
       shown.set(s.key, entry);
@@ -361,14 +374,31 @@
         reconcile();
         for (const entry of charts.values()) {
           for (let i = 0; i < entry.chart.data.datasets.length; i++) {
-            const s = app.model.series.get(entry.chart.data.datasets[i].seriesKey);
-            styleDataset(entry.chart.data.datasets[i], s);
-            entry.chart.data.datasets[i].hidden = app.hidden.has(s.key);
+            const ds = entry.chart.data.datasets[i];
+            const s = app.model.series.get(ds.seriesKey);
+            setPoints(ds, s);
+            styleDataset(ds, s);
+            ds.hidden = app.hidden.has(s.key);
           }
           entry.legendDirty = true;
           dirty.add(entry);
         }
-        schedule();
+        if (app.paused) draw(true); // a user action while paused: show its result, frozen again
+        else schedule();
+      },
+      /**
+       * Paused: every dataset gets a copy of its points, drawn once now so Chart.js lets go of the
+       * shared arrays (it listens to their push/splice until the next update); buffers go on filling.
+       */
+      pause: function () {
+        for (const entry of charts.values()) {
+          for (const ds of entry.chart.data.datasets) setPoints(ds, app.model.series.get(ds.seriesKey));
+        }
+        if (raf) window.cancelAnimationFrame(raf);
+        if (timer) window.clearTimeout(timer);
+        raf = 0;
+        timer = 0;
+        draw(true, Array.from(charts.values()));
       },
       /** One applied frame: new series, appended points. */
       update: function (result) {
@@ -418,7 +448,6 @@
           }
         }
         this.reset();
-        if (app.paused) draw(true); // a user action: recolour now, the data stays as it was
       },
       resume: function () {
         this.reset();

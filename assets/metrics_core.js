@@ -321,6 +321,46 @@
     }
   }
 
+  /**
+   * Which hosts went silent, by arrival time on this page's clock (like the relay, which judges by its
+   * own clock, so a producer with a wrong clock is not called stale). Evidence of life is a live point
+   * arriving, or the relay's status not listing the host as stale; the status's ages seed hosts the
+   * page has not seen live. This keeps working when the relay's status comes rarely (it rides on
+   * heartbeats, which a busy topic never needs).
+   */
+  class Freshness {
+    constructor(staleAfterS) {
+      this.staleAfterS = staleAfterS || 10;
+      this.arrival = new Map(); // host -> ms on the page's clock
+    }
+
+    seen(host, nowMs) {
+      this.arrival.set(host, nowMs);
+    }
+
+    /** A relay status: hosts it lists as stale get their age; the others were alive recently. */
+    status(status, hosts, nowMs) {
+      if (!status) return;
+      if (status.stale_after > 0) this.staleAfterS = status.stale_after;
+      const stale = status.stale || {};
+      for (const host of hosts) {
+        if (Object.prototype.hasOwnProperty.call(stale, host)) {
+          this.arrival.set(host, Math.min(this.arrival.has(host) ? this.arrival.get(host) : Infinity,
+            nowMs - stale[host] * 1000));
+        } else if (!this.arrival.has(host) || nowMs - this.arrival.get(host) >= this.staleAfterS * 1000) {
+          this.arrival.set(host, nowMs);
+        }
+      }
+    }
+
+    /** Seconds since the host's last sign of life when that is at least staleAfter, else null. */
+    age(host, nowMs) {
+      if (!this.arrival.has(host)) return null;
+      const s = (nowMs - this.arrival.get(host)) / 1000;
+      return s >= this.staleAfterS ? Math.round(s) : null;
+    }
+  }
+
   /** The newest sample time in a frame's series, or null. */
   function newestTs(frame) {
     let newest = null;
@@ -500,6 +540,7 @@
     SeriesBuffer: SeriesBuffer,
     Model: Model,
     LagMeter: LagMeter,
+    Freshness: Freshness,
     newestTs: newestTs,
     decodeFrame: decodeFrame,
     wsUrl: wsUrl,

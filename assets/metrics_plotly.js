@@ -200,15 +200,15 @@
       }, wait);
     }
 
-    function flush() {
-      if (app.paused || document.hidden || !app.isActive('plotly')) return;
+    function flush(force) {
+      if ((app.paused && !force) || document.hidden || !app.isActive('plotly')) return;
       p.lastFlush = performance.now();
       const gd = graphDiv();
       if (!gd || !extendApplied(gd)) {
         if (!p.timer) {
           p.timer = window.setTimeout(function () { // the graph is loading, or drawing the last payload
             p.timer = 0;
-            flush();
+            flush(force);
           }, 50);
         }
         return;
@@ -241,11 +241,13 @@
           if (gd) window.Plotly.Plots.resize(gd);
         }
       },
+      /** Everything again from the model; drawn even while paused (it follows a user action). */
       reset: function () {
         p.rebuild = true;
         p.pending.clear();
-        flush();
+        flush(true);
       },
+      pause: function () {},
       update: function (result) {
         if (result.reset || result.folded.size) p.rebuild = true;
         for (const s of result.created) {

@@ -1,23 +1,35 @@
-"""The page in real headless Chromium, fed by the real producer through the real broker."""
+"""The page in real headless Chromium, fed by the real producer (or v1 messages we produce ourselves)
+through the real broker and the real dashboard process: what is drawn, exactly once, in both renderers.
+
+One dashboard (``--stale-seconds 3``) and one topic serve every test of this module; each test uses its
+own host names. tests/browser/test_page_controls.py reuses the helpers below for the controls.
+"""
 
 from __future__ import annotations
 
 import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import orjson
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from tests.support import Process, start_dashboard, wait_for
 
 pytestmark = pytest.mark.browser
 
 METRICS = ("cpu.percent", "mem.used_percent")
+PRODUCER_FLAGS = ("--metrics", "cpu,memory", "--per-core", "false")  # ~15 series a host: a light page
 
 CHART_POINTS = """() => Object.values(Chart.instances).flatMap(c => c.data.datasets.map(d => ({
-    label: d.label, xs: d.data.map(p => p.x)})))"""
+    label: d.label, xs: (d._data || d.data).map(p => p.x)})))"""
 PLOTLY_POINTS = """() => (document.querySelector('#plotly-graph .js-plotly-plot').data || []).map(t => ({
     label: t.name, xs: Array.from(t.x)}))"""
+DEBUG = "window.dash_clientside.metrics.debugState()"
 
 
 class TopicLog:
@@ -26,6 +38,8 @@ class TopicLog:
     def __init__(self, bootstrap: str, topic: str) -> None:
         self.ts: dict[str, set[int]] = {}
         self.metrics: dict[str, set[str]] = {}
+        # per series: a sample may leave a metric out (a CPU reading with no clock tick since the last)
+        self.series: dict[tuple[str, str], set[int]] = {}
         self._stop = threading.Event()
         self._consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "test-log",
                                    "enable.auto.commit": False})
@@ -41,6 +55,8 @@ class TopicLog:
                     doc = orjson.loads(m.value())
                     self.ts.setdefault(doc["host"], set()).add(doc["ts"])
                     self.metrics.setdefault(doc["host"], set()).update(doc["metrics"])
+                    for metric in doc["metrics"]:
+                        self.series.setdefault((doc["host"], metric), set()).add(doc["ts"])
 
     def close(self) -> None:
         self._stop.set()
@@ -48,33 +64,64 @@ class TopicLog:
         self._consumer.close()
 
 
-@pytest.fixture
-def stack(kafka_broker, kafka_topic, tmp_path):
-    dash, url = start_dashboard(tmp_path, kafka_broker.bootstrap_servers, kafka_topic)
-    log = TopicLog(kafka_broker.bootstrap_servers, kafka_topic)
-    producers: list[Process] = []
+@dataclass
+class Stack:
+    url: str
+    bootstrap: str
+    topic: str
+    log: TopicLog
+    dash: Process
+    tmp: Path
+    producers: list[Process]
 
-    def produce(host: str, interval: float = 0.5) -> Process:
-        proc = Process(["-m", "producer", "--bootstrap-servers", kafka_broker.bootstrap_servers, "--topic",
-                        kafka_topic, "--host-id", host, "--interval", str(interval)], tmp_path / f"{host}.log")
-        producers.append(proc)
+    def produce(self, host: str, interval: float = 0.5) -> Process:
+        """The real producer, sampling this machine as ``host``."""
+        proc = Process(["-m", "producer", "--bootstrap-servers", self.bootstrap, "--topic", self.topic,
+                        "--host-id", host, "--interval", str(interval), *PRODUCER_FLAGS],
+                       self.tmp / f"{host}-{len(self.producers)}.log")
+        self.producers.append(proc)
         return proc
 
-    yield url, produce, log
-    for proc in producers:
+    def send(self, host: str, samples: list[tuple[int, dict[str, float]]]) -> None:
+        """v1 messages with controlled sample times and values (docs/protocol.md)."""
+        producer = Producer({"bootstrap.servers": self.bootstrap, "linger.ms": 5})
+        for seq, (ts, metrics) in enumerate(samples):
+            doc = {"v": 1, "host": host, "ts": ts, "seq": seq, "metrics": metrics}
+            producer.produce(self.topic, key=host.encode(), value=orjson.dumps(doc))
+        assert producer.flush(10) == 0, "messages not delivered"
+
+
+def open_stack(kafka_broker, tmp: Path, *dash_args: str) -> Stack:
+    topic = f"page-{uuid.uuid4().hex[:8]}"
+    kafka_broker.create_topic(topic, partitions=3)
+    dash, url = start_dashboard(tmp, kafka_broker.bootstrap_servers, topic, *dash_args)
+    return Stack(url, kafka_broker.bootstrap_servers, topic, TopicLog(kafka_broker.bootstrap_servers, topic),
+                 dash, tmp, [])
+
+
+def close_stack(stack: Stack) -> None:
+    for proc in stack.producers:
         proc.stop()
-    log.close()
-    dash.stop()
+    stack.log.close()
+    stack.dash.stop()
 
 
-def series_on_page(page, script=CHART_POINTS) -> dict[str, list[int]]:
+@pytest.fixture(scope="module")
+def stack(kafka_broker, tmp_path_factory) -> Iterator[Stack]:
+    s = open_stack(kafka_broker, tmp_path_factory.mktemp("page"), "--stale-seconds", "3")
+    yield s
+    close_stack(s)
+
+
+def series_on_page(page, script: str = CHART_POINTS) -> dict[str, list[int]]:
     return {d["label"]: d["xs"] for d in page.evaluate(script)}
 
 
-def wait_points(page, host: str, n: int, script=CHART_POINTS, timeout=60) -> dict[str, list[int]]:
+def wait_points(page, host: str, n: int, script: str = CHART_POINTS, timeout: float = 60,
+                metrics: tuple[str, ...] = METRICS) -> dict[str, list[int]]:
     def ready():
         got = series_on_page(page, script)
-        return got if all(len(got.get(f"{host} · {m}", [])) >= n for m in METRICS) else None
+        return got if all(len(got.get(f"{host} · {m}", [])) >= n for m in metrics) else None
 
     return wait_for(ready, timeout, f"{n} points per metric of {host} on the page")
 
@@ -88,73 +135,172 @@ def assert_drawn_once_from_kafka(got: dict[str, list[int]], host: str, log: Topi
         assert set(xs) <= produced, "x values are the produced sample times"
 
 
-def test_live_lines_per_metric_second_host_and_reload(page, stack):
-    url, produce, log = stack
-    produce("browser-1")
-    page.goto(url)
-    got = wait_points(page, "browser-1", 3)
-    labels = [d["label"] for d in page.evaluate(CHART_POINTS)]
-    assert sorted(labels) == sorted(f"browser-1 · {m}" for m in log.metrics["browser-1"]), "a dataset per metric"
-    assert_drawn_once_from_kafka(got, "browser-1", log)
-    wait_for(lambda: page.inner_text("#conn-state") == "live", 20, "the live badge")
-
-    page.evaluate("window.__sameDocument = true")
-    produce("browser-2")
-    got = wait_points(page, "browser-2", 3)
-    assert page.evaluate("window.__sameDocument") is True, "the second host appeared without a reload"
-    labels = [d["label"] for d in page.evaluate(CHART_POINTS)]
-    assert len(labels) == len(set(labels)) == len(log.metrics["browser-1"]) + len(log.metrics["browser-2"])
-    assert_drawn_once_from_kafka(got, "browser-2", log)
-
-    before = len(series_on_page(page)["browser-1 · cpu.percent"])
-    page.reload()
-    got = wait_points(page, "browser-1", before)  # history comes back at once from the relay's store
-    assert_drawn_once_from_kafka(got, "browser-1", log)
-    assert page.errors == []
-
-
-def wait_exactly_produced(page, host: str, log: TopicLog, script=CHART_POINTS) -> dict[str, list[int]]:
+def wait_exactly_produced(page, host: str, log: TopicLog, script: str = CHART_POINTS) -> dict[str, list[int]]:
     """After the producer stopped: the page holds every produced sample of ``host``, each once."""
+
+    def want(m: str) -> list[int]:
+        return sorted(log.series.get((host, m), ()))
 
     def same():
         got = series_on_page(page, script)
-        want = sorted(log.ts.get(host, ()))
-        return got if want and all(got.get(f"{host} · {m}") == want for m in METRICS) else None
+        return got if all(want(m) and got.get(f"{host} · {m}") == want(m) for m in METRICS) else None
 
     try:
         return wait_for(same, 30, f"the page to hold exactly the samples produced by {host}")
     except AssertionError:
         got = series_on_page(page, script)
-        want = sorted(log.ts.get(host, ()))
         for m in METRICS:
             xs = got.get(f"{host} · {m}", [])
-            print(m, "page", len(xs), "unique", len(set(xs)), "produced", len(want),
-                  "missing", sorted(set(want) - set(xs))[:5], "extra", sorted(set(xs) - set(want))[:5])
+            missing = sorted(set(want(m)) - set(xs))
+            print(m, "page", len(xs), "unique", len(set(xs)), "produced", len(want(m)),
+                  "missing", missing[:5], "at", [want(m).index(t) for t in missing[:5]],
+                  "extra", sorted(set(xs) - set(want(m)))[:5])
         raise
 
 
+def drawn(page, host: str) -> dict[str, int]:
+    """Points the renderer has actually drawn (Chart.js elements / Plotly trace points) per series."""
+    return {d["label"]: d["drawn"] for d in page.evaluate(DEBUG)["drawn"] if d["label"].startswith(host + " · ")}
+
+
+def click(page, name: str, group: str | None = None) -> None:
+    scope = page.get_by_role("group", name=group, exact=True) if group else page
+    scope.get_by_role("button", name=name, exact=True).click()
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def test_live_lines_per_metric_second_host_and_reload(page, stack):
+    stack.produce("browser-1")
+    page.goto(stack.url)
+    got = wait_points(page, "browser-1", 3)
+    labels = [d["label"] for d in page.evaluate(CHART_POINTS) if d["label"].startswith("browser-1 · ")]
+    assert sorted(labels) == sorted(f"browser-1 · {m}" for m in stack.log.metrics["browser-1"]), "a dataset per metric"
+    assert_drawn_once_from_kafka(got, "browser-1", stack.log)
+    wait_for(lambda: page.inner_text("#conn-state") == "live", 20, "the live badge")
+    wait_for(lambda: page.inner_text("#lag").endswith(" ms"), 10, "the end-to-end lag in the header")
+    assert 0 <= int(page.inner_text("#lag").split()[1]) < 5000
+
+    page.evaluate("window.__sameDocument = true")
+    stack.produce("browser-2")
+    got = wait_points(page, "browser-2", 3)
+    assert page.evaluate("window.__sameDocument") is True, "the second host appeared without a reload"
+    labels = [d["label"] for d in page.evaluate(CHART_POINTS) if d["label"].startswith("browser-")]
+    assert len(labels) == len(set(labels)) == len(stack.log.metrics["browser-1"]) + len(stack.log.metrics["browser-2"])
+    assert_drawn_once_from_kafka(got, "browser-2", stack.log)
+    page.get_by_text("Hosts:").click()  # the picker lists the new host, as text
+    wait_for(lambda: "browser-2" in page.locator("#host-list").inner_text(), 5, "browser-2 in the host picker")
+    assert "host" in page.inner_text("#host-count")
+
+    before = len(series_on_page(page)["browser-1 · cpu.percent"])
+    page.reload()
+    got = wait_points(page, "browser-1", before)  # history comes back at once from the relay's store
+    assert_drawn_once_from_kafka(got, "browser-1", stack.log)
+    assert page.errors == []
+
+
 def test_plotly_fallback_draws_each_sample_exactly_once(page, stack):
-    url, produce, log = stack
-    producer = produce("plotly-1", interval=0.1)  # 10 samples/s: a payload in (almost) every frame
-    page.goto(url + "?renderer=plotly")
-    wait_for(lambda: page.evaluate("window.dash_clientside.metrics.debugState().renderer") == "plotly", 30,
-             "the plotly renderer to be chosen")
+    producer = stack.produce("plotly-1", interval=0.1)  # 10 samples/s: a payload in (almost) every frame
+    page.goto(stack.url + "?renderer=plotly")
+    wait_for(lambda: page.evaluate(DEBUG)["renderer"] == "plotly", 30, "the plotly renderer to be chosen")
     assert page.locator("#chartjs-root").is_hidden()
     # ~100 frames through extendData; the measured duplicate bug showed within 53 points
     wait_points(page, "plotly-1", 100, PLOTLY_POINTS)
     assert producer.stop() == 0
-    wait_exactly_produced(page, "plotly-1", log, PLOTLY_POINTS)
+    wait_exactly_produced(page, "plotly-1", stack.log, PLOTLY_POINTS)
     assert page.errors == []
 
 
-def test_chartjs_draws_each_sample_exactly_once_and_plotly_shows_the_same(page, stack):
-    url, produce, log = stack
-    producer = produce("same-1", interval=0.1)
-    page.goto(url)
+def test_renderer_switch_keeps_the_same_series_each_sample_once(page, stack):
+    producer = stack.produce("same-1", interval=0.1)
+    page.goto(stack.url)
     wait_points(page, "same-1", 50)
+    click(page, "Plotly", "Renderer")  # live, without a reload: the fallback mounts and draws the model
+    wait_for(lambda: "renderer=plotly" in page.url, 5, "the renderer in the URL")
+    wait_points(page, "same-1", 60, PLOTLY_POINTS)
+    assert page.locator("#chartjs-root").is_hidden()
     assert producer.stop() == 0
-    chart = wait_exactly_produced(page, "same-1", log)
-    page.goto(url + "?renderer=plotly")
-    plot = wait_exactly_produced(page, "same-1", log, PLOTLY_POINTS)
-    assert plot == chart
+    plot = wait_exactly_produced(page, "same-1", stack.log, PLOTLY_POINTS)
+    click(page, "Chart.js", "Renderer")
+    chart = wait_exactly_produced(page, "same-1", stack.log)
+    assert {k: v for k, v in plot.items() if k.startswith("same-1")} == {
+        k: v for k, v in chart.items() if k.startswith("same-1")}, "both renderers hold the same series and points"
+    assert "renderer" not in page.url  # the default is left out of the URL
+    assert page.errors == []
+
+
+def test_pause_keeps_buffering_without_redrawing_and_resume_catches_up(page, stack):
+    producer = stack.produce("pause-1", interval=0.2)
+    page.goto(stack.url)
+    wait_points(page, "pause-1", 5)
+    click(page, "Pause")
+    assert page.get_by_role("button", name="Resume").get_attribute("aria-pressed") == "true"
+    frozen = drawn(page, "pause-1")
+    draws = page.evaluate(DEBUG)["draws"]
+    held = {s["metric"]: s["points"] for s in page.evaluate(DEBUG)["series"] if s["host"] == "pause-1"}
+
+    def buffered():
+        st = page.evaluate(DEBUG)
+        return all(s["points"] >= held[s["metric"]] + 10 for s in st["series"] if s["host"] == "pause-1")
+
+    wait_for(buffered, 30, "10 more points per series buffered while paused")
+    assert page.evaluate(DEBUG)["draws"] == draws, "nothing was redrawn while paused"
+    assert drawn(page, "pause-1") == frozen, "the charts still show what they showed at the pause"
+    assert "new points buffered" in page.inner_text("#paused-note")
+
+    click(page, "Resume")
+    assert producer.stop() == 0
+    wait_exactly_produced(page, "pause-1", stack.log)  # every sample, once: nothing lost while paused
+    wait_for(lambda: all(n == len(stack.log.series[("pause-1", m)]) for m in METRICS
+                         for label, n in drawn(page, "pause-1").items() if label == f"pause-1 · {m}"), 10,
+             "the charts to draw every buffered point")
+    assert page.inner_text("#paused-note") == ""
+    assert page.errors == []
+
+
+WINDOW_VIEW = """() => { const c = Object.values(Chart.instances).find(c =>
+    c.data.datasets.some(d => d.label === 'win-1 · cpu.percent'));
+    const d = c.data.datasets.find(d => d.label === 'win-1 · cpu.percent');
+    return {span: c.scales.x.max - c.scales.x.min, min: c.scales.x.min, xs: (d._data || d.data).map(p => p.x)}; }"""
+
+
+def test_window_switch_changes_x_range_and_point_count(page, stack):
+    now = now_ms()
+    sent = [now - 840_000 + i * 5000 for i in range(169)]  # 14 min of history, a sample every 5 s
+    stack.send("win-1", [(ts, {"cpu.percent": float(i % 50)}) for i, ts in enumerate(sent)])
+    page.goto(stack.url)
+    wait_for(lambda: len(page.evaluate(WINDOW_VIEW)["xs"]) == 169, 30, "the 15 min window of win-1")
+
+    def shows_window(span: int):
+        v = page.evaluate(WINDOW_VIEW)
+        res = next(s["res"] for s in page.evaluate(DEBUG)["series"] if s["host"] == "win-1")
+        # trimmed to the window (the page trims once a second, so allow 2 s of slack at the left edge);
+        # windows longer than the relay's raw history come as buckets of `res` ms (mean, min, max)
+        inside = {ts // (res or 1) for ts in sent if ts >= v["min"]}
+        slack = {ts // (res or 1) for ts in sent if ts >= v["min"] - 2000 - res}
+        v["res"] = res
+        return v if v["span"] == span and v["xs"] and len(inside) <= len(v["xs"]) <= len(slack) else None
+
+    wait_for(lambda: shows_window(900_000), 10, "the default 15 min window drawn")
+    counts = {}
+    for label, span, url_value in (("1 m", 60_000, "1m"), ("5 m", 300_000, "5m"), ("1 h", 3_600_000, "1h"),
+                                   ("15 m", 900_000, None)):
+        click(page, label, "Time window")
+        v = wait_for(lambda span=span: shows_window(span), 10, f"the x axis and points of {label}")
+        assert ("window=" + url_value in page.url) if url_value else ("window=" not in page.url)
+        assert page.get_by_role("button", name=label, exact=True).get_attribute("aria-pressed") == "true"
+        if v["res"]:
+            assert label == "1 h" and v["res"] == 10_000, "an hour comes as 10 s buckets"
+            assert all(x % 10_000 == 0 for x in v["xs"]), "bucket starts"
+        else:
+            assert set(v["xs"]) <= set(sent), "raw windows draw the sample times"
+        counts[label] = len(v["xs"])
+    assert counts["1 m"] < counts["5 m"] < counts["15 m"] == 169
+    assert counts["1 h"] >= 84, "the hour shows the whole history (raw, or 10 s buckets from the relay)"
+    page.reload()  # deep link: the window comes from the URL (the default here)
+    wait_for(lambda: shows_window(900_000), 20, "the default window after reload")
+    page.goto(stack.url + "?window=5m")
+    wait_for(lambda: shows_window(300_000), 20, "the window from the URL")
     assert page.errors == []

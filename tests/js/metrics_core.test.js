@@ -279,3 +279,26 @@ test('decimation choice: off for short lines, LTTB for raw windows, min-max for 
 test('decodeFrame rejects series that are not a list', () => {
   assert.throws(() => core.decodeFrame('{"type":"data","seq":1,"series":{}}'));
 });
+
+test('freshness: a host is stale after staleAfter s without a live point, on the page clock', () => {
+  const f = new core.Freshness(10);
+  assert.equal(f.age('web-1', 0), null); // never heard of
+  f.status({ stale: { 'db-1': 30 }, stale_after: 5 }, ['web-1', 'db-1'], 100000);
+  assert.equal(f.staleAfterS, 5);
+  assert.equal(f.age('db-1', 100000), 30, 'the relay\'s age seeds a host the page has not seen live');
+  assert.equal(f.age('web-1', 100000), null, 'not listed by the relay: alive');
+  assert.equal(f.age('web-1', 104900), null);
+  assert.equal(f.age('web-1', 105000), 5, 'no status since, no point since: stale by our own clock');
+  f.seen('db-1', 106000); // a live point: back
+  assert.equal(f.age('db-1', 106000), null);
+  assert.equal(f.age('db-1', 112000), 6);
+  // a later status that does not list a host we judge stale makes it fresh again (the relay heard it)
+  f.status({ stale: {}, stale_after: 5 }, ['db-1'], 113000);
+  assert.equal(f.age('db-1', 113000), null);
+  // …but does not reset a host the page saw recently
+  f.seen('web-1', 120000);
+  f.status({ stale: {}, stale_after: 5 }, ['web-1'], 124000);
+  assert.equal(f.age('web-1', 125000), 5);
+  f.status(null, ['web-1'], 130000); // frames without status change nothing
+  assert.equal(f.age('web-1', 130000), 10);
+});
