@@ -4,8 +4,9 @@
    over the last 12 min, i.e. inside the relay's 15-min replay window); a fresh dashboard replays
    them. Progress comes from its /healthz (`messages_consumed`, `points`), polled every 0.2 s; the
    rate is taken between 10 % and 90 % of the points stored (start-up and tail excluded).
-2. Sustain: live messages at a fixed rate (default 20 k msg/s) for a while; lag (/healthz
-   `kafka.lag`) must not grow.
+2. Sustain: live messages at a fixed rate (default 20 k msg/s) for a while; the relay keeps up when
+   everything is stored soon after the producer stops (Kafka lag alone says nothing: the consumer
+   thread can be current while the samples wait in the hub's queue for the event loop).
 
 The Grafana Kafka data-source plugin's published ceiling is about 1–2 k msg/s end to end; that is a
 cross-machine figure from its users, not measured here, so the ratio is only indicative.
@@ -157,11 +158,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--hosts", type=int, default=50)
     p.add_argument("--metrics", type=int, default=20)
     p.add_argument("--rate", type=float, default=20_000, help="sustained phase: messages per second")
-    p.add_argument("--sustain-seconds", type=float, help="sustained phase length [20; quick 8]")
+    p.add_argument("--sustain-seconds", type=float, help="sustained phase length [15; quick 8]")
     p.add_argument("--partitions", type=int, default=3)
     args = p.parse_args(argv)
     total = args.messages or (200_000 if args.quick else 1_000_000)
-    sustain_s = args.sustain_seconds or (8.0 if args.quick else 20.0)
+    sustain_s = args.sustain_seconds or (8.0 if args.quick else 15.0)
     hosts, metrics = host_names(args.hosts), metric_names(args.metrics)
     per_host = -(-total // len(hosts))
     header("Relay ingest: messages per second read from Kafka and stored", args)
@@ -205,7 +206,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ["**ingest rate** (up → all stored)",
                  f"**{msg_rate:,.0f} msg/s** = {msg_rate * len(metrics):,.0f} points/s"],
                 ["ingest rate between 10 and 90 % of points", mid],
+                ["messages stored per CPU-second of the relay (≈ msg/s on a core of its own)",
+                 f"{sent / max(1e-9, machine.cpu_seconds('relay')):,.0f}"],
                 ["CPU while draining (% of one core)", machine.summary()],
+                ["relay RSS when all stored", f"{machine.rss_mb('relay'):,.0f} MiB"],
                 ["duplicate points counted by the relay", done["duplicates"]],
                 ["/healthz answers while draining / slowest",
                  f"{len(poller.between(0, done['t']))} / {max(x['wait'] for x in poller.samples):.1f} s"],
@@ -218,22 +222,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                 time.sleep(sustain_s)
             produced_rate = rp.stop()
             t_b = time.monotonic()
-            caught_up = poller.wait(lambda x: x["t"] > t_b and x["lag"] == 0, 60)
-            live = poller.between(t_a, t_b)
-            lags = [x["lag"] for x in live]
-            half = len(lags) // 2
-            consumed_rate = ((live[-1]["consumed"] - live[0]["consumed"]) / max(1e-9, live[-1]["t"] - live[0]["t"])
-                             if len(live) >= 2 else float("nan"))
-            slowest = max((x["wait"] for x in poller.samples if x["t"] > t_a), default=float("nan"))
+            total_points = (sent + rp.sent) * len(metrics)
+            caught_up = poller.wait(lambda x: x["points"] >= total_points, 150)
+            live = [x for x in poller.samples if x["t"] > t_a]
+            backlog = [x["consumed"] - x["points"] // len(metrics) for x in live]
+            slowest = max((x["wait"] for x in live), default=float("nan"))
+            effective = rp.sent / (caught_up["t"] - t_a) if caught_up else float("nan")
             sustain = [
-                ["offered (bench producer achieved)", f"{produced_rate:,.0f} msg/s"],
-                ["consumed by the relay (between /healthz answers)", f"{consumed_rate:,.0f} msg/s"],
-                ["/healthz answers during the phase / slowest", f"{len(live)} / {slowest:.1f} s"],
-                ["lag max, first half / second half",
-                 f"{max(lags[:half], default=0):,} / {max(lags[half:], default=0):,}"],
-                ["lag back to 0 after the producer stopped",
-                 f"after {caught_up['t'] - t_b:.1f} s" if caught_up else "not within 60 s"],
-                ["relay RSS (peak)", f"{use.rss_mb('peak'):.0f} MiB"],
+                ["offered (bench producer achieved)", f"{produced_rate:,.0f} msg/s ({rp.sent:,} messages)"],
+                ["all of them stored",
+                 f"{caught_up['t'] - t_b:.1f} s after the producer stopped" if caught_up else "not within 150 s"],
+                ["**relay's sustained rate** (offered / time until all stored)", f"**{effective:,.0f} msg/s**"],
+                ["messages per CPU-second of the relay while offered", f"{rp.sent / max(1e-9, use.cpu_seconds):,.0f}"],
+                ["Kafka lag (consumer thread) max", f"{max((x['lag'] for x in live), default=0):,}"],
+                ["consumed but not yet stored (the hub's queue) max", f"{max(backlog, default=0):,} messages"],
+                ["/healthz answers / slowest", f"{len(live)} / {slowest:.1f} s"],
+                ["relay RSS (peak)", f"{use.rss_mb('peak'):,.0f} MiB"],
                 ["CPU (% of one core; bench = the producer)", machine.summary()],
             ]
         finally:

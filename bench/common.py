@@ -238,6 +238,12 @@ class Machine:
     def percent(self, name: str) -> float:
         return self._usages[name].cpu_percent
 
+    def rss_mb(self, name: str, which: str = "last") -> float:
+        return self._usages[name].rss_mb(which)
+
+    def cpu_seconds(self, name: str) -> float:
+        return self._usages[name].cpu_seconds
+
     @property
     def others_percent(self) -> float:
         seconds = max(1e-9, next(iter(self._usages.values())).seconds)
@@ -413,10 +419,16 @@ def metric_names(n: int) -> list[str]:
     return [METRIC_NAMES[i] if i < len(METRIC_NAMES) else f"sim.metric_{i:02d}" for i in range(n)]
 
 
+_VALUES: dict[tuple[float, int, int], dict[str, float]] = {}
+
+
 def encode(host: str, ts: int, seq: int, metrics: Sequence[str], phase: float) -> bytes:
-    """One v1 message (docs/protocol.md) with plausible, varying values."""
-    return orjson.dumps({"v": 1, "host": host, "ts": ts, "seq": seq,
-                         "metrics": {m: round((phase + 7.3 * i + seq * 0.37) % 100, 2) for i, m in enumerate(metrics)}})
+    """One v1 message (docs/protocol.md) with plausible values, varying over a cycle of 64 samples."""
+    key = (phase, seq % 64, len(metrics))
+    values = _VALUES.get(key)
+    if values is None:
+        values = _VALUES[key] = {m: round((phase + 7.3 * i + seq * 0.37) % 100, 2) for i, m in enumerate(metrics)}
+    return orjson.dumps({"v": 1, "host": host, "ts": ts, "seq": seq, "metrics": values})
 
 
 def producer_conf(bootstrap: str, **extra: Any) -> dict[str, Any]:
