@@ -1,8 +1,10 @@
-"""`--env-file`: KEY=VALUE lines, the subset of systemd's EnvironmentFile= syntax that we need.
+"""`--env-file`: KEY=VALUE lines, read the way systemd reads an EnvironmentFile=, so one file serves both.
 
-Blank lines and lines starting with `#` or `;` are ignored. A value may be wrapped in single or double
-quotes (removed; inside double quotes `\\"` and `\\\\` are unescaped). No variable expansion, no
-`export`, no line continuation: a line we do not understand is an error, not a silent skip.
+Blank lines and lines starting with `#` or `;` are ignored. A value is either unquoted (a backslash
+escapes the next character and is removed: write regular expressions in single quotes), in single
+quotes (taken literally) or in double quotes (a backslash before `"`, `\\`, `` ` `` or `$` is removed,
+others are kept). No variable expansion, no `export`, no line continuation: a line we do not
+understand is an error, not a silent skip.
 """
 
 from __future__ import annotations
@@ -38,9 +40,9 @@ def _unquote(value: str, number: int) -> str:
             raise ValueError(f"line {number}: unterminated {quote} quote")
         inner = value[1:-1]
         if quote == '"':
-            inner = re.sub(r'\\(["\\])', r"\1", inner)
+            inner = re.sub(r'\\(["\\`$])', r"\1", inner)
         return inner
-    return value
+    return re.sub(r"\\(.)", r"\1", value)
 
 
 def read(path: str) -> dict[str, str]:
