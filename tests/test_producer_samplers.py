@@ -256,3 +256,32 @@ def test_real_cpu_cores_match_the_machine() -> None:
     cores = {name for name in values if name.startswith("cpu.core")}
     assert len(cores) == psutil.cpu_count()
     assert values["load.1m"] == pytest.approx(psutil.getloadavg()[0], abs=0.5)
+
+
+def test_process_count_is_refreshed_at_most_once_a_second(monkeypatch: pytest.MonkeyPatch) -> None:
+    from producer.samplers.system import SystemSampler
+
+    now = [100.0]
+    sampler = SystemSampler(Options(clock=lambda: now[0]))
+    case = CASES_DIR / "swap-in-use"
+    monkeypatch.setattr(psutil, "PROCFS_PATH", str(case / "1"))  # 4 processes
+    assert sampler.sample()["system.processes"] == 4.0
+    monkeypatch.setattr(psutil, "PROCFS_PATH", str(case / "2"))  # 1 process
+    now[0] += 0.5
+    values = sampler.sample()
+    assert values["system.processes"] == 4.0  # not listed again within the second
+    assert values["system.procs_running"] == 1.0  # the cheap ones are read every time
+    now[0] += 0.5
+    assert sampler.sample()["system.processes"] == 1.0
+
+
+def test_mount_list_is_reread_only_when_the_mount_table_changes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from producer.samplers import disk
+
+    calls = []
+    real = psutil.disk_partitions
+    monkeypatch.setattr(psutil, "disk_partitions", lambda all=False: calls.append(1) or real(all=all))
+    values = _replay_with("device-hotplug")  # mounts: /, then + /media/usb, same, then - /media/usb
+    assert [v.get("fs./media/usb.used_percent") for v in values] == [75.0, 75.0, None]
+    assert len(calls) == 2  # listed at step 1 and after the change at step 3; step 2 reused step 1's
+    assert disk.DiskSampler.family == "disk"

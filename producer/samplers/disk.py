@@ -12,9 +12,11 @@ extra views systemd sandboxing creates show the same file system again).
 
 from __future__ import annotations
 
+from typing import Any
+
 import psutil
 
-from producer.samplers._counters import DECIMALS, Counters, excluded, total_rates
+from producer.samplers._counters import DECIMALS, Counters, excluded, read_text, total_rates
 from producer.samplers.base import MetricSpec, Options, Sampler, register
 
 # diskstats field -> metric suffix
@@ -64,6 +66,8 @@ class DiskSampler(Sampler):
     def __init__(self, options: Options | None = None) -> None:
         super().__init__(options)
         self._counters = Counters()
+        self._mounts: str | None = None  # the mount table _parts was made from
+        self._parts: list[Any] = []
 
     def prime(self) -> None:
         self._io_rates()
@@ -91,14 +95,27 @@ class DiskSampler(Sampler):
         out.update(self._filesystems())
         return out
 
+    def _partitions(self) -> list[Any]:
+        """The mounts to report, one per device. psutil's listing costs ~10× reading the mount table,
+        so it is redone only when /proc/self/mounts has changed."""
+        try:
+            key: str | None = read_text("self/mounts")
+        except OSError:
+            key = None
+        if key is None or key != self._mounts:
+            parts, seen = [], set()
+            for part in psutil.disk_partitions(all=False):
+                if part.fstype in SKIPPED_FS_TYPES or part.fstype in PSEUDO_FS_TYPES or part.device in seen:
+                    continue
+                seen.add(part.device)
+                parts.append(part)
+            self._parts, self._mounts = parts, key
+        return self._parts
+
     def _filesystems(self) -> dict[str, float]:
         out: dict[str, float] = {}
-        seen: set[str] = set()
         fullest: float | None = None
-        for part in psutil.disk_partitions(all=False):
-            if part.fstype in SKIPPED_FS_TYPES or part.fstype in PSEUDO_FS_TYPES or part.device in seen:
-                continue
-            seen.add(part.device)
+        for part in self._partitions():
             try:
                 percent = fs_used_percent(self.options.statvfs(part.mountpoint))
             except OSError:  # unmounted meanwhile, or not ours to look at
