@@ -124,7 +124,8 @@ def create_app(
         telemetry.latency.observe(max(0.0, (now_ms - sample.ts) / 1000))
 
     hub = hub_ref["hub"] = Hub(
-        store, config.frame_interval, kafka_status, stale_after=config.stale_seconds, on_sample=observe_latency
+        store, config.frame_interval, kafka_status, stale_after=config.stale_seconds,
+        stuck_timeout=config.client_timeout, on_sample=observe_latency
     )
     telemetry.attach(consumer, store, hub)
     dash_app = create_dash(config, server)

@@ -256,6 +256,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Most series kept; points of further series are dropped and counted."),
     Setting("stale_seconds", "DASH_STALE_SECONDS", "10", _number(1, 86400),
             "A host that sent nothing for this many seconds is shown as stale (greyed, with its age)."),
+    Setting("client_timeout", "DASH_CLIENT_TIMEOUT", "30", _number(1, 3600),
+            "A page whose socket accepts no frame for this many seconds is disconnected (code 4008)."),
     Setting("host_tag", "DASH_HOST_TAG", "host", _nonempty,
             "Influx/Telegraf tag that names the host (docs/formats.md)."),
     Setting("default_host", "DASH_DEFAULT_HOST", "", _optional_host,
@@ -284,6 +286,7 @@ class DashboardConfig:
     max_points: int = 3600
     max_series: int = 5000
     stale_seconds: float = 10.0
+    client_timeout: float = 30.0
     host_tag: str = "host"
     default_host: str = ""
     influx_precision: str = "ns"

@@ -42,7 +42,7 @@ CLOSE_TOO_SLOW = 4008  # application close code: "you could not keep up"
 
 
 class _Client:
-    __slots__ = ("coalesced", "dropped_frames", "group", "kicked", "last_progress", "queue", "ready", "task")
+    __slots__ = ("busy", "coalesced", "dropped_frames", "group", "kicked", "last_progress", "queue", "ready", "task")
 
     def __init__(self, now: float) -> None:
         self.queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_FRAMES)
@@ -50,7 +50,8 @@ class _Client:
         self.group: _Group | None = None
         self.dropped_frames = 0
         self.coalesced = 0
-        self.last_progress = now  # last time the socket accepted a frame (or the queue was empty)
+        self.last_progress = now  # last time the socket accepted a frame (or nothing was waiting)
+        self.busy = False  # the sender holds a frame the socket has not taken yet
         self.kicked: str | None = None
         self.task: asyncio.Task[None] | None = None
 
@@ -192,15 +193,16 @@ class Hub:
         return max(self.heartbeat_interval, group.sub.interval)
 
     def _deliver(self, client: _Client, frame: str, now: float) -> int:
-        if client.queue.empty():
+        if client.queue.empty() and not client.busy:
             client.last_progress = now
+        elif now - client.last_progress >= self.stuck_timeout:
+            # Frames have waited that long without the socket taking one: the page is stuck.
+            self._kick(client, "too slow: no frame accepted for %.0f s" % (now - client.last_progress))
+            return 0
         if client.offer(frame):
             self.frames_sent += 1
             self.bytes_sent += len(frame)
             return 1
-        if now - client.last_progress >= self.stuck_timeout:
-            self._kick(client, "too slow: no frame accepted for %.0f s" % (now - client.last_progress))
-            return 0
         # Coalesce: the backlog becomes the newest point per series plus a gap marker.
         sub = client.group.sub if client.group else ALL
         gap = protocol.gap_frame(self.seq, self.store.latest(None if sub.everything else sub.matches),
@@ -216,6 +218,12 @@ class Hub:
             client.kicked = reason
             self.slow_disconnects += 1
             log.warning("disconnecting a client: %s", reason)
+            # Forget it now: its backlog is freed and it no longer counts, even while the close
+            # frame waits for the socket to drain.
+            self._clients.discard(client)
+            self._leave(client)
+            while not client.queue.empty():
+                client.queue.get_nowait()
             if client.task is not None:
                 client.task.cancel()
 
@@ -338,8 +346,11 @@ class Hub:
         except asyncio.CancelledError:
             if client.kicked is None:
                 raise
+            sender.cancel()
+            # No timeout: the close frame goes out when the page reads again; if it never does,
+            # the server's ping timeout ends the connection and this returns.
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(websocket.close(CLOSE_TOO_SLOW, client.kicked[:120]), 1.0)
+                await websocket.close(CLOSE_TOO_SLOW, client.kicked[:120])
         finally:
             self._clients.discard(client)
             self._leave(client)
@@ -350,5 +361,8 @@ class Hub:
     async def _send_loop(self, websocket: WebSocket, client: _Client) -> None:
         with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
             while True:
-                await websocket.send_text(await client.queue.get())
+                frame = await client.queue.get()
+                client.busy = True
+                await websocket.send_text(frame)  # waits while the socket's buffers are full
+                client.busy = False
                 client.last_progress = self._clock()
