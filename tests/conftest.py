@@ -39,3 +39,10 @@ def kafka_topic(kafka_broker: KafkaBroker | ExternalKafka) -> str:
     name = f"t-{uuid.uuid4().hex[:8]}"
     kafka_broker.create_topic(name, partitions=3)
     return name
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests run last: Playwright's sync API keeps an event loop running in the main thread
+    for the whole session (the browser fixture is session-scoped), which breaks asyncio.run() in any
+    test that comes after it."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

@@ -28,7 +28,7 @@ def test_broker_outage_is_visible_and_recovers_without_restart(tmp_path):
             statuses: list[str] = []
             newest = {"ts": 0}
 
-            def pump(until) -> None:
+            def pump(until, what: str) -> None:
                 deadline = time.monotonic() + 60
                 while time.monotonic() < deadline:
                     frame = orjson.loads(ws.recv(timeout=5))
@@ -38,16 +38,17 @@ def test_broker_outage_is_visible_and_recovers_without_restart(tmp_path):
                         newest["ts"] = max(newest["ts"], *s["ts"])
                     if until():
                         return
-                raise AssertionError(f"condition not met; statuses seen: {statuses[-10:]}")
+                raise AssertionError(f"no {what} in 60 s; {len(statuses)} statuses, last: {statuses[-10:]}, "
+                                     f"health: {healthz(url)}")
 
-            pump(lambda: newest["ts"] > 0)
+            pump(lambda: newest["ts"] > 0, "first sample")
             broker.stop()
-            pump(lambda: statuses and statuses[-1] == "disconnected")
+            pump(lambda: statuses and statuses[-1] == "disconnected", "disconnected state")
             assert healthz(url)["kafka"]["state"] == "disconnected"
             down_at = int(time.time() * 1000)
 
             broker.start()
-            pump(lambda: statuses[-1] == "connected" and newest["ts"] > down_at)
+            pump(lambda: statuses[-1] == "connected" and newest["ts"] > down_at, "recovery with new samples")
             assert healthz(url)["kafka"]["state"] == "connected"
     finally:
         producer.stop()

@@ -24,7 +24,7 @@ class Client:
     """A page stand-in that applies frames by the protocol's rules and records every point it got."""
 
     def __init__(self, url: str, hello: dict) -> None:
-        self.ws = connect(ws_of(url), legacy=True)
+        self.ws = connect(ws_of(url), legacy=True, max_size=None)
         self.ws.send(orjson.dumps(hello).decode())
         self.points: dict[tuple[str, str], list[int]] = {}
         self.epoch: str | None = None
@@ -194,7 +194,8 @@ def test_metrics_endpoint_reports_consumption_lag_and_latency(kafka_broker, kafk
                 return r.read().decode()
 
         lags = [f'metrics_relay_consumer_lag{{partition="{p}",topic="{kafka_topic}"}} 0.0' for p in range(3)]
-        text = wait_for(lambda: (t := scrape()) and all(x in t for x in lags) and t, 20, "lag of every partition")
+        want = [*lags, "metrics_relay_sample_latency_seconds_count 30.0"]  # observed at the hub's next tick
+        text = wait_for(lambda: (t := scrape()) and all(x in t for x in want) and t, 20, "lag and latency")
         assert "metrics_relay_messages_consumed_total 31.0" in text
         assert 'metrics_relay_bad_messages_total{reason="not_json"} 1.0' in text
         assert 'metrics_relay_records_by_format_total{format="v1"} 30.0' in text
