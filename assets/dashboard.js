@@ -47,7 +47,8 @@
 
   const conn = { url: null, socket: null, attempt: 0, reconnectAt: 0, countdown: null, nonce: 0 };
   let controls = null;
-  let shell = null;
+  let shell = null; // the header's elements, once Dash has rendered the layout
+  const early = []; // frames that arrived before that
 
   function core() {
     return ns.core;
@@ -179,6 +180,7 @@
 
   // ---------------------------------------------------------------- header ---------------------
   function badge(now, reconnectInS) {
+    if (!shell) return;
     const silentMs = app.socketOpen && app.lastFrameAt ? now - app.lastFrameAt : undefined;
     const label = core().connectionLabel(app.socketOpen, app.model.status, reconnectInS || 0,
       { silentMs: silentMs, silentAfterMs: SILENT_AFTER_MS });
@@ -255,11 +257,13 @@
       app.socketOpen = true;
       app.lastFrameAt = Date.now();
       conn.attempt = 0;
-      ws.send(hello()); // nothing is sent to us before this: the page is ready for frames
-      refreshHeader(Date.now());
+      ws.send(hello()); // nothing is sent to us before this
+      if (shell) refreshHeader(Date.now());
     };
     ws.onmessage = function (ev) {
-      if (conn.socket === ws && typeof ev.data === 'string') onFrame(ev.data);
+      if (conn.socket !== ws || typeof ev.data !== 'string') return;
+      if (shell) onFrame(ev.data);
+      else early.push(ev.data); // the layout is not on the page yet
     };
     ws.onclose = function () {
       if (conn.socket !== ws) return;
@@ -305,6 +309,10 @@
     app.lag.observe(frame, now);
     const result = app.model.apply(frame);
     const asked = result.reset && app.awaitingWindow;
+    if (result.reset) {
+      app.stats.snapshotAt = performance.now();
+      app.stats.fullDrawAt = null; // set by the renderer's first complete draw after this
+    }
     if (result.reset) app.awaitingWindow = false;
     if (result.action === 'resync') sendNow(message('resync'));
     if (frame.type !== 'snapshot') {
@@ -324,20 +332,18 @@
     if (result.reset || result.created.length || frame.status) refreshHeader(now);
   }
 
-  // ---------------------------------------------------------------- Dash entry point -----------
-  /** Called once by Dash when the layout is on the page; returns the socket URL (for the record). */
-  ns.connect = function (href) {
-    if (conn.url) return window.dash_clientside.no_update;
+  // ---------------------------------------------------------------- start ----------------------
+  /**
+   * As soon as this file, metrics_core.js and metrics_view.js have run (Dash loads assets in name
+   * order; whichever comes last calls this): the model, and the socket — so the snapshot travels
+   * while Dash still fetches and renders its layout. Frames wait in `early` until `connect`.
+   */
+  function boot() {
+    if (app.model || !ns.core || !ns.view) return;
     const config = JSON.parse(document.getElementById('_dash-config').textContent);
     conn.url = core().wsUrl(window.location, config.requests_pathname_prefix);
-    shell = {
-      badge: document.getElementById('conn-state'),
-      lag: document.getElementById('lag'),
-      hosts: document.getElementById('host-count'),
-      empty: document.getElementById('empty-state'),
-      paused: document.getElementById('paused-note'),
-    };
     const state = view().viewStateFromQuery(window.location.search);
+    app.view = state;
     app.selection = state.hosts;
     app.windowId = state.window;
     app.windowMs = view().windowById(state.window).seconds * 1000;
@@ -345,27 +351,45 @@
     app.model = new (core().Model)({ maxAgeMs: app.windowMs });
     app.lag = new (core().LagMeter)();
     app.fresh = new (core().Freshness)();
+    open();
+  }
+
+  ns._boot = boot;
+
+  /** Called once by Dash when the layout is on the page; returns the socket URL (for the record). */
+  ns.connect = function () {
+    if (shell) return window.dash_clientside.no_update;
+    boot();
+    shell = {
+      badge: document.getElementById('conn-state'),
+      lag: document.getElementById('lag'),
+      hosts: document.getElementById('host-count'),
+      empty: document.getElementById('empty-state'),
+      paused: document.getElementById('paused-note'),
+    };
     applyTheme();
     if (darkQuery) {
       darkQuery.addEventListener('change', function () { applyTheme(); });
     }
     controls = ns.controls.install(app, handlers);
     if (typeof window.Chart === 'undefined') controls.disableRenderer('chartjs', 'Chart.js did not load');
-    setRenderer(state.renderer);
+    setRenderer(app.view.renderer);
     writeUrl(); // the fallback renderer, if it was forced, shows in the URL
     controls.refresh();
     document.addEventListener('visibilitychange', function () {
       if (!document.hidden && active()) active().kick();
     });
     setInterval(tick, TICK_MS);
+    const queued = early.splice(0, early.length);
+    for (const data of queued) onFrame(data);
     refreshHeader(Date.now());
-    open();
     return conn.url;
   };
 
   /** For tests and for debugging from the console. */
   ns.debugState = function () {
     const m = app.model;
+    if (!m) return null; // before Dash called connect
     return {
       renderer: app.renderer,
       socketOpen: app.socketOpen,
@@ -374,6 +398,12 @@
       badFrames: app.stats.badFrames,
       frames: app.stats.frames,
       draws: app.stats.draws,
+      drawMs: app.stats.drawMs || 0,
+      lastDrawAt: app.stats.lastDrawAt || null,
+      snapshotAt: app.stats.snapshotAt || null,
+      fullDrawAt: app.stats.fullDrawAt || null,
+      idle: active() ? active().idle() : false,
+      points: m.pointCount(),
       paused: app.paused,
       window: app.windowId,
       windowMs: app.windowMs,
@@ -390,4 +420,5 @@
       drawn: active() ? active().inspect() : [],
     };
   };
+  boot(); // if metrics_core.js and metrics_view.js ran already; otherwise the later of them calls it
 }());

@@ -344,6 +344,7 @@
     /** Redraws dirty charts (or `only`); `force` draws even while paused (user actions). */
     function draw(force, only) {
       if (app.paused && !force) return;
+      const t0 = performance.now();
       const now = Date.now();
       const width = plotWidth();
       const list = only || Array.from(dirty);
@@ -359,6 +360,9 @@
         dirty.delete(entry);
       }
       lastDraw = performance.now();
+      app.stats.lastDrawAt = lastDraw;
+      app.stats.drawMs = (app.stats.drawMs || 0) + (lastDraw - t0);
+      if (!dirty.size && !app.stats.fullDrawAt && app.stats.snapshotAt) app.stats.fullDrawAt = lastDraw;
       if (dirty.size) schedule();
     }
 
@@ -453,6 +457,10 @@
         this.reset();
       },
       kick: schedule,
+      /** Nothing waits to be drawn (for benchmarks: "fully drawn"). */
+      idle: function () {
+        return dirty.size === 0 && !raf && !timer;
+      },
       /** For tests: what each chart has drawn (elements, not the shared arrays). */
       inspect: function () {
         const out = [];

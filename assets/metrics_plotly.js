@@ -159,6 +159,8 @@
       const started = performance.now();
       window.Plotly.react(gd, traces, layout, { displaylogo: false, responsive: true });
       p.cost = performance.now() - started;
+      app.stats.lastDrawAt = performance.now();
+      if (!app.stats.fullDrawAt && app.stats.snapshotAt) app.stats.fullDrawAt = app.stats.lastDrawAt;
       if (!p.listening) {
         p.listening = true;
         gd.on('plotly_restyle', onRestyle); // legend clicks: remember hidden series across rebuilds
@@ -302,6 +304,9 @@
         this.reset();
       },
       kick: schedule,
+      idle: function () {
+        return !p.rebuild && !p.pending.size && !p.inFlight && !p.timer;
+      },
       /** For tests: trace names and point counts. */
       inspect: function () {
         const gd = graphDiv();

@@ -10,6 +10,7 @@
   } else {
     root.dash_clientside = root.dash_clientside || {};
     root.dash_clientside.metrics = Object.assign(root.dash_clientside.metrics || {}, { view: view });
+    if (root.dash_clientside.metrics._boot) root.dash_clientside.metrics._boot(); // dashboard.js: start early
   }
 }(typeof self !== 'undefined' ? self : this, function () {
   'use strict';

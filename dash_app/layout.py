@@ -47,10 +47,12 @@ def _segmented(label: str, kind: str, choices: tuple[tuple[str, str], ...], titl
 
 
 def build_layout(topic: str, bootstrap_servers: str) -> html.Div:
+    # No dcc.Location: the clientside code owns the URL's query (history.replaceState); a Location
+    # component would keep its own copy of it and push that back when it re-renders.
     return html.Div(
+        id="page",
         className="page",
         children=[
-            dcc.Location(id="url", refresh=False),
             html.Header(
                 className="header",
                 children=[
@@ -117,5 +119,5 @@ def register_callbacks(app: Dash) -> None:
     app.clientside_callback(
         ClientsideFunction(namespace=NAMESPACE, function_name="connect"),
         Output("ws-url", "data"),
-        Input("url", "href"),
+        Input("page", "id"),  # never changes: the callback runs once, at load
     )

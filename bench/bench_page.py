@@ -1,0 +1,196 @@
+"""The page in headless Chromium (issue #5): cost of a live view, and time to a fully drawn view.
+
+1. Live: 50 series × 3,600 points (50 simulated hosts × cpu.percent, 1 h at 1 Hz, prefilled to the
+   topic; the dashboard keeps 1 h raw with --history-seconds 3600) open at ?window=1h while the 50
+   hosts keep sending at 1 Hz. Over 60 s, CDP Performance.getMetrics before and after: main-thread
+   busy (TaskDuration), script (ScriptDuration), layout + style, JS heap; as % of one core. Same run
+   with ?renderer=plotly; the Chart.js/Plotly ratio is printed. Target: < 15 % of a core busy.
+2. Navigation → fully drawn: a fresh context opens the default 15 min view of 50 hosts (1 metric,
+   then the fleet's 20 metrics = 1,000 series), prefilled 15 min at 1 Hz. "Fully drawn" = every
+   series is a dataset with its whole window and the renderer has nothing left to draw; the time is
+   the end of that last draw (performance.now(), i.e. since navigation start). Target: < 1 s.
+
+    python -m bench.bench_page [--quick] [--seconds 60] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from bench.common import (
+    Dashboard,
+    LiveFleet,
+    chromium,
+    header,
+    host_names,
+    kafka,
+    median,
+    metric_names,
+    new_topic,
+    parser,
+    prefill,
+    say,
+    table,
+    wait_for,
+    workdir,
+)
+
+DEBUG = "window.dash_clientside && window.dash_clientside.metrics.debugState"
+# True (with timings) once `n` series each hold ≥ `minPoints` points and the renderer has drawn
+# everything since the snapshot arrived (fullDrawAt: end of that draw, ms since navigation start).
+DRAWN = """([n, minPoints]) => {
+  const m = window.dash_clientside && window.dash_clientside.metrics;
+  if (!m || !m.debugState) return false;
+  const st = m.debugState();
+  if (!st) return false;
+  const full = st.series.filter(s => s.points >= minPoints).length;
+  if (full < n || !st.fullDrawAt) return false;
+  return {drawnAt: st.fullDrawAt, snapshotAt: st.snapshotAt, series: full, points: st.points,
+          datasets: st.drawn.filter(d => d.drawn > 0).length};
+}"""
+CDP_METRICS = ("TaskDuration", "ScriptDuration", "LayoutDuration", "RecalcStyleDuration", "JSHeapUsedSize",
+               "Nodes")
+
+
+def cdp_metrics(cdp: Any) -> dict[str, float]:
+    got = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+    return {k: got.get(k, 0.0) for k in CDP_METRICS}
+
+
+def live_run(browser: Any, url: str, n_series: int, points: int, seconds: float) -> dict[str, Any]:
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    try:
+        started = time.monotonic()
+        page.goto(url)
+        page.wait_for_function(DRAWN, arg=[n_series, points], timeout=120_000, polling=200)
+        say(f"  {url}: drawn in {time.monotonic() - started:.1f} s; settling 5 s")
+        time.sleep(5)  # the first draws and GC of the snapshot are not the steady state
+        cdp = context.new_cdp_session(page)
+        cdp.send("Performance.enable", {"timeDomain": "timeTicks"})
+        before = cdp_metrics(cdp)
+        draws0, draw_ms0 = page.evaluate(f"[{DEBUG}().draws, {DEBUG}().drawMs]")
+        t0 = time.monotonic()
+        time.sleep(seconds)
+        wall = time.monotonic() - t0
+        after = cdp_metrics(cdp)
+        state = page.evaluate(f"{DEBUG}()")
+        return {
+            "busy": 100 * (after["TaskDuration"] - before["TaskDuration"]) / wall,
+            "script": 100 * (after["ScriptDuration"] - before["ScriptDuration"]) / wall,
+            "layout": 100 * (after["LayoutDuration"] + after["RecalcStyleDuration"]
+                             - before["LayoutDuration"] - before["RecalcStyleDuration"]) / wall,
+            "heap_mb": after["JSHeapUsedSize"] / 2**20,
+            "draws_per_s": (state["draws"] - draws0) / wall,
+            "draw": 100 * (state["drawMs"] - draw_ms0) / 1000 / wall,
+            "points": state["points"],
+            "lag_ms": state["lag"],
+            "gaps": state["gaps"],
+        }
+    finally:
+        context.close()
+
+
+def time_to_drawn(browser: Any, url: str, n_series: int, points: int) -> dict[str, Any]:
+    context = browser.new_context(viewport={"width": 1440, "height": 900})  # fresh: cold cache
+    page = context.new_page()
+    try:
+        page.goto(url)
+        got = page.wait_for_function(DRAWN, arg=[n_series, points], timeout=120_000, polling=50).json_value()
+        nav = page.evaluate("""() => { const n = performance.getEntriesByType('navigation')[0];
+            return {dcl: n.domContentLoadedEventEnd, load: n.loadEventEnd}; }""")
+        return {**got, **nav}
+    finally:
+        context.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--seconds", type=float, default=60.0, help="length of each live measurement")
+    p.add_argument("--runs", type=int, default=3, help="navigations per time-to-drawn figure")
+    args = p.parse_args(argv)
+    hosts_n, live_points, seconds, runs = (50, 3600, args.seconds, args.runs)
+    if args.quick:
+        live_points, seconds, runs = 600, 10.0, 1
+    from playwright.sync_api import sync_playwright
+
+    header("Page", args)
+    with workdir("page", args.keep) as tmp, kafka(tmp) as broker, sync_playwright() as pw:
+        browser = chromium(pw)
+        bootstrap = broker.bootstrap_servers
+        hosts = host_names(hosts_n)
+
+        # --- 1. live: 50 series × 3,600 points ----------------------------------------------------
+        topic = new_topic(broker, prefix="page-live")
+        now = int(time.time() * 1000)
+        sent, secs = prefill(bootstrap, topic, hosts, ["cpu.percent"], live_points, now - live_points * 1000, 1000)
+        say(f"prefilled {sent:,} messages in {secs:.1f} s")
+        fleet = LiveFleet(bootstrap, topic, hosts, ["cpu.percent"], rate=1.0).start()
+        dash = Dashboard(tmp, bootstrap, topic, "--history-seconds", str(max(900, live_points)),
+                         "--max-points", str(live_points + 600), name="dash-live")
+        live: dict[str, dict[str, Any]] = {}
+        try:
+            dash.wait_up()
+            wait_for(lambda: dash.healthz()["backfill_progress"] >= 1, 120, "the backfill")
+            window = "1h" if live_points > 900 else "15m"
+            for renderer in ("chartjs", "plotly"):
+                say(f"live {renderer}: {hosts_n} series × {live_points} points for {seconds:.0f} s")
+                live[renderer] = live_run(browser, f"{dash.url}?window={window}&renderer={renderer}", hosts_n,
+                                          live_points - 30, seconds)
+        finally:
+            dash.stop()
+            fleet.stop()
+
+        # --- 2. navigation → fully drawn, 15 min × 50 hosts -----------------------------------------
+        drawn: dict[str, list[dict[str, Any]]] = {}
+        for n_metrics in (1, 20):
+            metrics = metric_names(n_metrics)
+            topic = new_topic(broker, prefix="page-draw")
+            now = int(time.time() * 1000)
+            prefill(bootstrap, topic, hosts, metrics, 900, now - 900_000, 1000)
+            fleet = LiveFleet(bootstrap, topic, hosts, metrics, rate=1.0).start()
+            dash = Dashboard(tmp, bootstrap, topic, name=f"dash-draw-{n_metrics}")
+            try:
+                dash.wait_up()
+                wait_for(lambda dash=dash: dash.healthz()["backfill_progress"] >= 1, 120, "the backfill")
+                key = f"{hosts_n} hosts × {n_metrics} metric{'s' if n_metrics > 1 else ''}"
+                drawn[key] = []
+                for i in range(runs):
+                    got = time_to_drawn(browser, dash.url, hosts_n * n_metrics, 880)
+                    say(f"  {key} run {i + 1}: drawn at {got['drawnAt']:.0f} ms ({got['series']} series, "
+                        f"{got['points']:,} points)")
+                    drawn[key].append(got)
+            finally:
+                dash.stop()
+                fleet.stop()
+        browser.close()
+
+    c, pl = live["chartjs"], live["plotly"]
+    print(f"### Live: {hosts_n} series × {live_points:,} points (window {window}), {seconds:.0f} s, 1 Hz per host\n")
+    rows = []
+    for name, r in (("Chart.js", c), ("Plotly (fallback)", pl)):
+        rows.append([name, f"{r['busy']:.1f} %", f"{r['script']:.1f} %", f"{r['draw']:.1f} %", f"{r['layout']:.1f} %",
+                     f"{r['heap_mb']:.0f} MiB", f"{r['draws_per_s']:.1f}", r["points"],
+                     "—" if r["lag_ms"] is None else f"{r['lag_ms']:.0f}", r["gaps"]])
+    rows.append(["Chart.js / Plotly", f"{c['busy'] / max(pl['busy'], 1e-9):.2f}",
+                 f"{c['script'] / max(pl['script'], 1e-9):.2f}", "", "",
+                 f"{c['heap_mb'] / max(pl['heap_mb'], 1e-9):.2f}",
+                 "", "", "", ""])
+    print(table(["renderer", "main thread busy", "script", "in draw()", "layout+style", "JS heap", "draws/s",
+                 "points held", "lag ms (median)", "resyncs"], rows))
+    print(f"\nTarget: < 15 % of a core busy. Chart.js busy {c['busy']:.1f} % "
+          f"({'met' if c['busy'] < 15 else 'NOT met'}).\n")
+    print(f"### Navigation → fully drawn, 15 min window, {runs} fresh context{'s' if runs > 1 else ''} each\n")
+    rows = []
+    for key, results in drawn.items():
+        rows.append([key, f"{results[0]['points']:,}", f"{median([r['dcl'] for r in results]):.0f}",
+                     f"{median([r['drawnAt'] for r in results]):.0f}", f"{max(r['drawnAt'] for r in results):.0f}"])
+    print(table(["view", "points", "DOMContentLoaded ms", "fully drawn ms (median)", "worst ms"], rows))
+    print("\nTarget: < 1 s.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
