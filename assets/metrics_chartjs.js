@@ -129,6 +129,7 @@
           plugins: {
             legend: { display: false },
             tooltip: {
+              filter: function (item) { return !item.dataset.band; },
               callbacks: {
                 label: function (ctx) {
                   const series = app.model.series.get(ctx.dataset.seriesKey);
@@ -160,9 +161,45 @@
 
     function styleDataset(ds, s) {
       const c = colourOf(s);
+      if (ds.band) {
+        ds.backgroundColor = view.withAlpha(c, app.theme === 'dark' ? 0.22 : 0.16);
+        ds.borderColor = 'rgba(0, 0, 0, 0)';
+        return;
+      }
       ds.borderColor = c;
       ds.backgroundColor = c;
       ds.borderDash = s.staleAge !== null && s.staleAge !== undefined ? [4, 4] : [];
+    }
+
+    /**
+     * Bucketed series (long windows) get a min–max band under their mean line: two datasets on the
+     * same points, reading `max` and `min` (dataset-level parsing), the first filled to the second.
+     * Live raw points have neither and leave the band as it is (spanGaps).
+     */
+    function bandDatasets(s) {
+      const common = { seriesKey: s.key, band: true, pointRadius: 0, borderWidth: 0, order: 1, spanGaps: true,
+        hidden: app.hidden.has(s.key), data: pointsFor(s) };
+      const hi = Object.assign({ label: s.label + ' (max)', parsing: { xAxisKey: 'x', yAxisKey: 'max' }, fill: '+1' }, common);
+      const lo = Object.assign({ label: s.label + ' (min)', parsing: { xAxisKey: 'x', yAxisKey: 'min' }, fill: false }, common);
+      styleDataset(hi, s);
+      styleDataset(lo, s);
+      return [hi, lo];
+    }
+
+    /** Adds or drops the band of a shown series to match its buffer (tier data or raw). */
+    function syncBand(entry, s) {
+      const list = entry.chart.data.datasets;
+      const has = list.some(function (d) { return d.band && d.seriesKey === s.key; });
+      const wants = s.buffer.res > 0;
+      if (wants === has) return;
+      if (wants) Array.prototype.push.apply(list, bandDatasets(s));
+      else removeWhere(entry, function (d) { return d.band && d.seriesKey === s.key; });
+      dirty.add(entry);
+    }
+
+    function removeWhere(entry, pred) {
+      const list = entry.chart.data.datasets;
+      for (let i = list.length - 1; i >= 0; i--) if (pred(list[i])) list.splice(i, 1);
     }
 
     function shouldShow(s) {
@@ -184,10 +221,12 @@
 
     function addDataset(s) {
       const entry = chartFor(s);
-      const ds = { label: s.label, data: pointsFor(s), seriesKey: s.key, hidden: app.hidden.has(s.key), pointRadius: 0 };
+      const ds = { label: s.label, data: pointsFor(s), seriesKey: s.key, hidden: app.hidden.has(s.key), pointRadius: 0,
+        order: 0 };
       styleDataset(ds, s);
       entry.chart.data.datasets.push(ds);
       shown.set(s.key, entry);
+      syncBand(entry, s);
       entry.legendDirty = true;
       dirty.add(entry);
     }
@@ -195,13 +234,7 @@
     function removeDataset(key) {
       const entry = shown.get(key);
       if (!entry) return;
-      const list = entry.chart.data.datasets;
-      for (let i = 0; i < list.length; i++) {
-        if (list[i].seriesKey === key) {
-          list.splice(i, 1);
-          break;
-        }
-      }
+      removeWhere(entry, function (d) { return d.seriesKey === key; });
       shown.delete(key);
       entry.legendDirty = true;
       dirty.add(entry);
@@ -228,7 +261,8 @@
 
     function renderLegend(entry) {
       entry.legendDirty = false;
-      const keys = entry.chart.data.datasets.map(function (d) { return d.seriesKey; });
+      const keys = entry.chart.data.datasets.filter(function (d) { return !d.band; })
+        .map(function (d) { return d.seriesKey; });
       const wanted = new Set(keys);
       for (const [key, item] of entry.items) {
         if (!wanted.has(key)) {
@@ -376,6 +410,7 @@
           if (!app.model.series.has(key)) removeDataset(key);
         }
         reconcile();
+        for (const [key, entry] of shown) syncBand(entry, app.model.series.get(key));
         for (const entry of charts.values()) {
           for (let i = 0; i < entry.chart.data.datasets.length; i++) {
             const ds = entry.chart.data.datasets[i];
@@ -466,6 +501,7 @@
         const out = [];
         for (const entry of charts.values()) {
           entry.chart.data.datasets.forEach(function (ds, i) {
+            if (ds.band) return;
             out.push({ group: entry.group, label: ds.label, drawn: entry.chart.getDatasetMeta(i).data.length,
               hidden: !entry.chart.isDatasetVisible(i), colour: ds.borderColor });
           });

@@ -5,7 +5,7 @@ dashboard — and fills the topic with 15 minutes of a small simulated fleet (si
 seeded random walks, so the picture is the same every time apart from the clock), keeps it live at
 1 Hz, lets one host fall silent so the picture shows a stale series, then drives headless Chromium.
 
-    python -m bench.screenshot [--out docs/img] [--width 1440] [--height 960]
+    python -m bench.screenshot [--out docs/img] [--width 1440] [--height 960] [--query window=1h]
 """
 
 from __future__ import annotations
@@ -138,6 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", default=str(ROOT / "docs" / "img"), help="directory for the PNG files")
     p.add_argument("--width", type=int, default=1440)
     p.add_argument("--height", type=int, default=960)
+    p.add_argument("--query", default="", help="view state for the pictures, e.g. 'window=1h&hosts=web-*'")
     p.add_argument("--keep", action="store_true", help="keep the tmp dir (logs)")
     args = p.parse_args(argv)
     from playwright.sync_api import sync_playwright
@@ -155,8 +156,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             wait_for(lambda: dash.healthz()["backfill_progress"] >= 1, 60, "the backfill")
             fleet.silent_from = time.time()
             time.sleep(14)  # past --stale-seconds, so the picture shows one stale host
-            shoot(browser, dash.url, out / "dashboard.png", args.width, args.height, "light")
-            shoot(browser, dash.url, out / "dashboard-dark.png", args.width, args.height, "dark")
+            url = dash.url + ("?" + args.query if args.query else "")
+            shoot(browser, url, out / "dashboard.png", args.width, args.height, "light")
+            shoot(browser, url, out / "dashboard-dark.png", args.width, args.height, "dark")
         finally:
             browser.close()
             dash.stop()

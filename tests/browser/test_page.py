@@ -271,6 +271,10 @@ WINDOW_VIEW = """() => { const c = Object.values(Chart.instances).find(c =>
     return {span: c.scales.x.max - c.scales.x.min, min: c.scales.x.min, xs: (d._data || d.data).map(p => p.x)}; }"""
 
 
+BANDS = """() => Object.values(Chart.instances).flatMap(c => c.data.datasets)
+    .filter(d => d.band && d.label.startsWith('win-1 · ')).map(d => d.label)"""
+
+
 def test_window_switch_changes_x_range_and_point_count(page, stack):
     now = now_ms()
     sent = [now - 840_000 + i * 5000 for i in range(169)]  # 14 min of history, a sample every 5 s
@@ -296,11 +300,14 @@ def test_window_switch_changes_x_range_and_point_count(page, stack):
         v = wait_for(lambda span=span: shows_window(span), 10, f"the x axis and points of {label}")
         assert ("window=" + url_value in href(page)) if url_value else ("window=" not in href(page))
         assert page.get_by_role("button", name=label, exact=True).get_attribute("aria-pressed") == "true"
+        bands = wait_for(lambda: page.evaluate(BANDS), 5, "the chart's datasets") if v["res"] else page.evaluate(BANDS)
         if v["res"]:
             assert label == "1 h" and v["res"] == 10_000, "an hour comes as 10 s buckets"
             assert all(x % 10_000 == 0 for x in v["xs"]), "bucket starts"
+            assert bands == ["win-1 · cpu.percent (max)", "win-1 · cpu.percent (min)"], "a min-max band under the mean"
         else:
             assert set(v["xs"]) <= set(sent), "raw windows draw the sample times"
+            assert bands == [], "no band for raw samples"
         counts[label] = len(v["xs"])
     assert counts["1 m"] < counts["5 m"] < counts["15 m"] == 169
     assert counts["1 h"] >= 84, "the hour shows the whole history (raw, or 10 s buckets from the relay)"
