@@ -106,7 +106,7 @@ class FakeNotifier(Notifier):
         self.watchdog_interval = watchdog_interval
         self.sent: list[tuple[float, tuple[str, ...]]] = []
 
-    def notify(self, *fields: str) -> bool:
+    def notify(self, *fields: str, wait: bool = True) -> bool:
         self.sent.append((self.clock.now, fields))
         return True
 
