@@ -254,6 +254,7 @@
     conn.socket = ws;
     ws.onopen = function () {
       if (conn.socket !== ws) return;
+      app.stats.openAt = app.stats.openAt || performance.now();
       app.socketOpen = true;
       app.lastFrameAt = Date.now();
       conn.attempt = 0;
@@ -262,6 +263,7 @@
     };
     ws.onmessage = function (ev) {
       if (conn.socket !== ws || typeof ev.data !== 'string') return;
+      app.stats.firstFrameAt = app.stats.firstFrameAt || performance.now();
       if (shell) onFrame(ev.data);
       else early.push(ev.data); // the layout is not on the page yet
     };
@@ -351,6 +353,7 @@
     app.model = new (core().Model)({ maxAgeMs: app.windowMs });
     app.lag = new (core().LagMeter)();
     app.fresh = new (core().Freshness)();
+    app.stats.bootAt = performance.now();
     open();
   }
 
@@ -360,6 +363,7 @@
   ns.connect = function () {
     if (shell) return window.dash_clientside.no_update;
     boot();
+    app.stats.connectAt = performance.now();
     shell = {
       badge: document.getElementById('conn-state'),
       lag: document.getElementById('lag'),
@@ -402,6 +406,8 @@
       lastDrawAt: app.stats.lastDrawAt || null,
       snapshotAt: app.stats.snapshotAt || null,
       fullDrawAt: app.stats.fullDrawAt || null,
+      timeline: { boot: app.stats.bootAt, open: app.stats.openAt, firstFrame: app.stats.firstFrameAt,
+        connect: app.stats.connectAt, snapshot: app.stats.snapshotAt, fullDraw: app.stats.fullDrawAt },
       idle: active() ? active().idle() : false,
       points: m.pointCount(),
       paused: app.paused,

@@ -102,7 +102,9 @@
           maintainAspectRatio: false,
           spanGaps: true,
           interaction: { mode: 'nearest', axis: 'x', intersect: false },
-          elements: { point: { radius: 0, hitRadius: 4 }, line: { borderWidth: 1.5, tension: 0 } },
+          // 1 px lines: Skia strokes them with its hairline rasteriser, ~2.5× cheaper than 1.5 px
+          // without a GPU (bench/bench_page.py); a 2 px dash pattern marks stale series instead.
+          elements: { point: { radius: 0, hitRadius: 4 }, line: { borderWidth: 1, tension: 0 } },
           scales: {
             x: {
               type: 'time',
@@ -361,13 +363,11 @@
       opts.scales.x.min = now - app.windowMs;
       opts.scales.x.max = now;
       let most = 0;
-      let tier = false;
       for (const ds of entry.chart.data.datasets) {
         const s = app.model.series.get(ds.seriesKey);
         if (s && s.buffer.points.length > most) most = s.buffer.points.length;
-        if (s && s.buffer.res) tier = true;
       }
-      const d = core.decimationFor(most, width, { windowMs: app.windowMs, tier: tier });
+      const d = core.decimationFor(most, width);
       const sig = JSON.stringify(d);
       if (sig !== entry.decimation) {
         entry.decimation = sig;

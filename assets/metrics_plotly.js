@@ -91,7 +91,7 @@
     }
 
     function lineOf(s) {
-      return { color: stale(s) ? view.staleColour(app.theme) : view.colourFor(s.key, app.theme), width: 1.5,
+      return { color: stale(s) ? view.staleColour(app.theme) : view.colourFor(s.key, app.theme), width: 1,
         dash: stale(s) ? 'dot' : 'solid' };
     }
 

@@ -47,7 +47,8 @@ DRAWN = """([n, minPoints]) => {
   if (!st) return false;
   const full = st.series.filter(s => s.points >= minPoints).length;
   if (full < n || !st.fullDrawAt) return false;
-  return {drawnAt: st.fullDrawAt, snapshotAt: st.snapshotAt, series: full, points: st.points,
+  return {drawnAt: st.fullDrawAt, snapshotAt: st.snapshotAt, connectAt: st.timeline.connect, series: full,
+          points: st.points,
           datasets: st.drawn.filter(d => d.drawn > 0).length};
 }"""
 CDP_METRICS = ("TaskDuration", "ScriptDuration", "LayoutDuration", "RecalcStyleDuration", "JSHeapUsedSize",
@@ -186,8 +187,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = []
     for key, results in drawn.items():
         rows.append([key, f"{results[0]['points']:,}", f"{median([r['dcl'] for r in results]):.0f}",
+                     f"{median([r['connectAt'] for r in results]):.0f}",
+                     f"{median([r['snapshotAt'] for r in results]):.0f}",
                      f"{median([r['drawnAt'] for r in results]):.0f}", f"{max(r['drawnAt'] for r in results):.0f}"])
-    print(table(["view", "points", "DOMContentLoaded ms", "fully drawn ms (median)", "worst ms"], rows))
+    print(table(["view", "points", "DOMContentLoaded", "Dash layout up", "snapshot applied", "fully drawn (median)",
+                 "worst"], rows))
+    print("\nms since navigation start; the socket opens as the scripts run, before Dash's layout is up.")
     print("\nTarget: < 1 s.")
     return 0
 

@@ -266,14 +266,12 @@ test('redraws at most once per frame, and no faster than a pixel of time moves',
   assert.equal(core.redrawIntervalMs(1000, 0), 1000);
 });
 
-test('decimation choice: off for short lines, LTTB for raw windows, min-max for long and tier data', () => {
-  assert.deepEqual(core.decimationFor(900, 600, { windowMs: 900000 }), { enabled: false });
-  assert.deepEqual(core.decimationFor(3600, 600, { windowMs: 900000 }),
-    { enabled: true, algorithm: 'lttb', samples: 600, threshold: 1200 });
-  assert.equal(core.decimationFor(3600, 600, { windowMs: 3600000 }).algorithm, 'min-max');
-  assert.equal(core.decimationFor(1440, 300, { windowMs: 86400000, tier: true }).algorithm, 'min-max');
-  assert.equal(core.decimationFor(1440, 800, { windowMs: 86400000, tier: true }).enabled, false);
-  assert.equal(core.decimationFor(200, 10).enabled, true); // plot width floor of 50 px
+test('decimation choice: off up to one point per pixel, then LTTB to one point per pixel', () => {
+  assert.deepEqual(core.decimationFor(600, 600), { enabled: false });
+  assert.deepEqual(core.decimationFor(900, 600), { enabled: true, algorithm: 'lttb', samples: 600, threshold: 600 });
+  assert.deepEqual(core.decimationFor(3600, 1325.4), { enabled: true, algorithm: 'lttb', samples: 1325, threshold: 1325 });
+  assert.equal(core.decimationFor(60, 10).enabled, true); // plot width floor of 50 px
+  assert.equal(core.decimationFor(50, 10).enabled, false);
 });
 
 test('decodeFrame rejects series that are not a list', () => {
