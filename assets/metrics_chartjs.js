@@ -3,8 +3,9 @@
  * One chart per metric family and unit, in sections (CPU, Memory, …), each built once and reused:
  * `parsing: false`, `animation: false`, decimation chosen from the window and the plot width, and
  * `update('none')` at most once per animation frame, only for charts whose data changed, never while
- * paused or in a hidden tab (no animation frames there). A dataset shares its series buffer's point
- * array, so an append is drawn by the next update without copying.
+ * paused or in a hidden tab (no animation frames there). A dataset has its own array of the buffer's
+ * point objects, brought up to date at draw time (usually appends and front trims): Chart.js listens to
+ * a dataset array's push/splice, and would react to points it is not drawing yet, or to a removed one.
  *
  * The legend is HTML (buttons with aria-pressed, one tab stop, arrow keys inside) so it works from a
  * keyboard and with screen readers. Host and metric names are set with textContent only.
@@ -43,6 +44,7 @@
     let raf = 0;
     let timer = 0;
     let lastDraw = 0;
+    let thaw = false; // a user action while paused: draw what the model holds now, once
 
     function sectionEl(family) {
       const sec = view.sectionOf(family);
@@ -180,7 +182,7 @@
      */
     function bandDatasets(s) {
       const common = { seriesKey: s.key, band: true, pointRadius: 0, borderWidth: 0, order: 1, spanGaps: true,
-        hidden: app.hidden.has(s.key), data: pointsFor(s) };
+        hidden: app.hidden.has(s.key), data: s.buffer.points.slice(), epoch: s.buffer.epoch };
       const hi = Object.assign({ label: s.label + ' (max)', parsing: { xAxisKey: 'x', yAxisKey: 'max' }, fill: '+1' }, common);
       const lo = Object.assign({ label: s.label + ' (min)', parsing: { xAxisKey: 'x', yAxisKey: 'min' }, fill: false }, common);
       styleDataset(hi, s);
@@ -208,23 +210,39 @@
       return s.buffer.points.length > 0 && view.hostSelected(app.selection, s.host);
     }
 
-    /**
-     * Live, a dataset shares its buffer's array. Paused, it gets a copy: Chart.js creates elements as
-     * soon as a shared array grows (parsing: false), so a resize or a tooltip would show new points.
-     */
-    function pointsFor(s) {
-      return app.paused ? s.buffer.points.slice() : s.buffer.points;
+    function arrayOf(ds) {
+      return ds._data !== undefined ? ds._data : ds.data; // _data: decimation keeps the original there
     }
 
-    function setPoints(ds, s) {
-      const current = ds._data !== undefined ? ds._data : ds.data; // _data: decimation keeps the original there
-      if (app.paused || current !== s.buffer.points) ds.data = pointsFor(s);
+    /**
+     * Brings a dataset's own array up to its buffer: drop what left the front, push what is new at
+     * the end; a full copy when the buffer changed otherwise (snapshot, folded bucket). Only at draw
+     * time, so what is drawn is what the dataset holds, and pausing freezes it.
+     */
+    function syncData(ds, s) {
+      const src = s.buffer.points;
+      if (ds.epoch !== s.buffer.epoch || !arrayOf(ds)) {
+        ds.data = src.slice();
+        ds.epoch = s.buffer.epoch;
+        return;
+      }
+      const dst = arrayOf(ds);
+      const first = src.length ? src[0].x : Infinity;
+      let drop = 0;
+      while (drop < dst.length && dst[drop].x < first) drop += 1;
+      if (drop) dst.splice(0, drop);
+      const lastX = dst.length ? dst[dst.length - 1].x : -Infinity;
+      let i = src.length;
+      while (i > 0 && src[i - 1].x > lastX) i -= 1;
+      for (let j = i; j < src.length; j += 4096) {
+        Array.prototype.push.apply(dst, src.slice(j, Math.min(src.length, j + 4096)));
+      }
     }
 
     function addDataset(s) {
       const entry = chartFor(s);
-      const ds = { label: s.label, data: pointsFor(s), seriesKey: s.key, hidden: app.hidden.has(s.key), pointRadius: 0,
-        order: 0 };
+      const ds = { label: s.label, data: s.buffer.points.slice(), epoch: s.buffer.epoch, seriesKey: s.key,
+        hidden: app.hidden.has(s.key), pointRadius: 0, order: 0 };
       styleDataset(ds, s);
       entry.chart.data.datasets.push(ds);
       shown.set(s.key, entry);
@@ -388,11 +406,15 @@
           dirty.delete(entry);
           continue;
         }
+        if (!app.paused || thaw) {
+          for (const ds of entry.chart.data.datasets) syncData(ds, app.model.series.get(ds.seriesKey));
+        }
         configure(entry, now, width);
         entry.chart.update('none');
         app.stats.draws += 1;
         dirty.delete(entry);
       }
+      thaw = false;
       lastDraw = performance.now();
       app.stats.lastDrawAt = lastDraw;
       app.stats.drawMs = (app.stats.drawMs || 0) + (lastDraw - t0);
@@ -415,29 +437,25 @@
           for (let i = 0; i < entry.chart.data.datasets.length; i++) {
             const ds = entry.chart.data.datasets[i];
             const s = app.model.series.get(ds.seriesKey);
-            setPoints(ds, s);
             styleDataset(ds, s);
             ds.hidden = app.hidden.has(s.key);
           }
           entry.legendDirty = true;
           dirty.add(entry);
         }
-        if (app.paused) draw(true); // a user action while paused: show its result, frozen again
-        else schedule();
-      },
-      /**
-       * Paused: every dataset gets a copy of its points, drawn once now so Chart.js lets go of the
-       * shared arrays (it listens to their push/splice until the next update); buffers go on filling.
-       */
-      pause: function () {
-        for (const entry of charts.values()) {
-          for (const ds of entry.chart.data.datasets) setPoints(ds, app.model.series.get(ds.seriesKey));
+        if (app.paused) {
+          thaw = true; // a user action while paused: show its result, frozen again
+          draw(true);
+        } else {
+          schedule();
         }
+      },
+      /** Paused: datasets keep what they hold (draws stop syncing them); buffers go on filling. */
+      pause: function () {
         if (raf) window.cancelAnimationFrame(raf);
         if (timer) window.clearTimeout(timer);
         raf = 0;
         timer = 0;
-        draw(true, Array.from(charts.values()));
       },
       /** One applied frame: new series, appended points. */
       update: function (result) {

@@ -156,6 +156,7 @@
       this.res = 0; // bucket width of tier data in ms; 0 = raw samples
       this.runStart = -1; // index of the first raw point of the bucket being filled (tier mode)
       this.folded = 0; // raw points folded into buckets (renderers that copy points must rebuild)
+      this.epoch = 0; // +1 whenever points change other than by appending at the end or trimming the front
     }
 
     get lastX() {
@@ -203,6 +204,7 @@
         const bucket = { x: first.x, y: sum / n, min: lo, max: hi };
         pts.splice(this.runStart, n, bucket);
         this.folded += n - 1;
+        this.epoch += 1;
       }
       this.runStart = pts.length;
     }
@@ -226,6 +228,7 @@
       this.points.splice(0, this.points.length);
       this.res = 0;
       this.runStart = -1;
+      this.epoch += 1;
     }
   }
 
