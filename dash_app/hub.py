@@ -75,7 +75,7 @@ class _Client:
 class _Group:
     """Clients with one subscription: one pending batch, one encoded frame per send."""
 
-    __slots__ = ("clients", "last_sent_at", "last_sent_seq", "pending", "sub")
+    __slots__ = ("clients", "last_sent_at", "last_sent_seq", "last_status_at", "pending", "sub")
 
     def __init__(self, sub: Subscription, seq: int, now: float) -> None:
         self.sub = sub
@@ -83,6 +83,7 @@ class _Group:
         self.pending = Batch()
         self.last_sent_seq = seq
         self.last_sent_at = now
+        self.last_status_at = now
 
     def take(self, batch: Batch) -> None:
         if self.sub.everything:
@@ -171,15 +172,19 @@ class Hub:
         status: dict[str, Any] | None = None
         sent = 0
         for group in due:
-            heartbeat = now - group.last_sent_at >= self._heartbeat_for(group)
-            if heartbeat and status is None:
+            # Status rides at least once a second whether or not points flow: a page must learn
+            # that Kafka came back even while data frames follow each other every tick.
+            with_status = now - group.last_status_at >= self.heartbeat_interval
+            if with_status and status is None:
                 status = self.status()
             frame = protocol.data_frame(self.seq, group.last_sent_seq, group.pending,
-                                        status if heartbeat else None).decode()
+                                        status if with_status else None).decode()
             self.frames_encoded += 1
             group.pending = Batch()
             group.last_sent_seq = self.seq
             group.last_sent_at = now
+            if with_status:
+                group.last_status_at = now
             for client in list(group.clients):
                 if client.ready:
                     sent += self._deliver(client, frame, now)

@@ -227,3 +227,18 @@ def test_healthz_counts_clients_and_metrics_endpoint_exports_prometheus_text(app
     assert "metrics_relay_snapshots_total 1.0" in text
     assert 'metrics_relay_sample_latency_seconds_bucket{le="0.1"} 1.0' in text
     assert "metrics_relay_sample_latency_seconds_count 1.0" in text
+
+
+def test_status_rides_every_second_even_when_data_flows_every_tick():
+    store = SeriesStore(10**9, 10_000, 100)
+    hub = Hub(store, 0.1, lambda: {"kafka": "connected"}, clock_ms=lambda: 0, clock=lambda: 0.0)
+    client = _Client(0.0)
+    hub.handle(client, ClientRequest("ready"))
+    client.queue.get_nowait()
+    with_status = 0
+    for i in range(30):  # 3 s of ticks, each with data
+        hub.submit([Sample("h", i + 1, i, {"m": 1.0})])
+        hub.tick(now=0.1 * (i + 1))
+        frame = orjson.loads(client.queue.get_nowait())
+        with_status += "status" in frame
+    assert with_status == 3
