@@ -81,7 +81,9 @@ class Watch:
 
     def __init__(self, dash: Dashboard, expected_points: Any) -> None:
         self.dash, self.expected_points = dash, expected_points
-        self.up = self.backfilled = self.caught_up = None
+        self.up: float | None = None
+        self.backfilled: float | None = None
+        self.caught_up: float | None = None
         self.slowest = 0.0
         self.last: dict[str, Any] = {}
         self._thread = threading.Thread(target=self._run, daemon=True)

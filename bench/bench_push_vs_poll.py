@@ -144,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.append(fmt(raw))
         return out
 
-    def p(h: str, q: float) -> Any:
+    def pct(h: str, q: float) -> Any:
         return lambda r: r[h].percentile(q)
 
     rows = [
@@ -156,12 +156,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         row("bytes per client per s, up", lambda r: f"{r['wire_out']:,.0f}" if r is poll else "≈ 0"),
         row("JSON payload per client per s (uncompressed)", lambda r: f"{r['payload']:,.0f}", lambda r: r["payload"]),
         row("messages per client per s (frames / responses)", lambda r: f"{r['messages']:.1f}"),
-        row("**freshness** p50: age of each point on arrival, ms", lambda r: f"{p('latency', 50)(r):.0f}",
-            p("latency", 50)),
-        row("freshness p99, ms", lambda r: f"{p('latency', 99)(r):.0f}", p("latency", 99)),
+        row("**freshness** p50: age of each point on arrival, ms", lambda r: f"{pct('latency', 50)(r):.0f}",
+            pct("latency", 50)),
+        row("freshness p99, ms", lambda r: f"{pct('latency', 99)(r):.0f}", pct("latency", 99)),
         row("freshness mean, ms", lambda r: f"{r['latency'].mean:.0f}", lambda r: r["latency"].mean),
         row("age of the newest point of each message p50 / p99, ms",
-            lambda r: f"{p('fresh', 50)(r):.0f} / {p('fresh', 99)(r):.0f}"),
+            lambda r: f"{pct('fresh', 50)(r):.0f} / {pct('fresh', 99)(r):.0f}"),
         row("points delivered / produced (all clients)", lambda r: f"{r['delivered']:,} / {r['expected']:,}"),
         row("client-process CPU, % of one core", lambda r: f"{r['clients_cpu']:.0f}"),
         row("clients closed / gaps", lambda r: f"{r['closed']} / {r['gaps']}"),

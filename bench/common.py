@@ -215,8 +215,9 @@ class Machine:
 
     def __init__(self, broker: KafkaBroker | ExternalKafka | None = None, **pids: int) -> None:
         pids = {"bench": os.getpid(), **pids}
-        if getattr(broker, "pid", None):
-            pids["broker"] = broker.pid  # type: ignore[union-attr]
+        broker_pid = broker.pid if isinstance(broker, KafkaBroker) else None
+        if broker_pid is not None:
+            pids["broker"] = broker_pid
         self._usages = {name: Usage(pid) for name, pid in pids.items()}
 
     @staticmethod
@@ -280,7 +281,7 @@ class Dashboard:
     def healthz(self, timeout: float = 5.0) -> dict[str, Any]:
         if not self.child.alive():
             raise RuntimeError(f"dashboard exited:\n{self.child.log_tail()}")
-        return get_json(self.url + "healthz", timeout)  # type: ignore[no-any-return]
+        return get_json(self.url + "healthz", timeout)
 
     def wait_up(self, timeout: float = 60.0) -> float:
         """Seconds from spawn until /healthz answered."""
@@ -582,7 +583,7 @@ class KafkaHop:
                 continue
             now = time.time() * 1000
             if self.on:
-                self.hist.add(now - orjson.loads(msg.value())["ts"])
+                self.hist.add(now - orjson.loads(msg.value() or b"{}").get("ts", now))
 
     def close(self) -> None:
         self._stop.set()
@@ -850,19 +851,19 @@ class ClientProcess:
         return reply[1]
 
     def connected(self, timeout: float = 180) -> dict[str, Any]:
-        return self._recv(timeout)  # type: ignore[no-any-return]
+        return self._recv(timeout)
 
     def measure(self, t_a_ms: float, t_b_ms: float) -> None:
         self._conn.send(("measure", t_a_ms, t_b_ms))
 
     def stop(self, grace: float = 1.5) -> dict[str, Any]:
         self._conn.send(("stop", grace))
-        return self._recv(60 + grace)  # type: ignore[no-any-return]
+        return self._recv(60 + grace)
 
     def stall(self, k: int) -> dict[str, Any]:
         """Close k ordinary clients and open k stalled ones."""
         self._conn.send(("stall", k))
-        return self._recv(60)  # type: ignore[no-any-return]
+        return self._recv(60)
 
     def close(self) -> None:
         with contextlib.suppress(OSError, BrokenPipeError):

@@ -132,8 +132,8 @@ def run_consumer(store: PeerStore, bootstrap: str, topic: str, stop: threading.E
                     continue
                 store.consumed += 1
                 try:
-                    doc = orjson.loads(m.value())
-                    if doc.get("v") == 1 and isinstance(doc.get("metrics"), dict):
+                    doc = orjson.loads(m.value() or b"null")
+                    if isinstance(doc, dict) and doc.get("v") == 1 and isinstance(doc.get("metrics"), dict):
                         store.add(str(doc["host"]), int(doc["ts"]), doc["metrics"])
                 except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
                     continue
@@ -148,8 +148,9 @@ def create_peer(store: PeerStore) -> Any:
     import flask
     from dash import Dash, Input, Output, State, dcc, html, no_update
 
-    app = Dash(__name__, server=flask.Flask(__name__), title="Live system metrics (polling)",
-               update_title=None, serve_locally=True)  # type: ignore[arg-type]
+    app = Dash(__name__, server=flask.Flask(__name__),  # type: ignore[arg-type]
+               title="Live system metrics (polling)", update_title=None,  # type: ignore[arg-type]
+               serve_locally=True)
     app.layout = html.Div([
         html.H1("Live system metrics (polling)"),
         dcc.Graph(id="graph", figure={"data": [], "layout": {"xaxis": {"type": "date"}}}),
@@ -199,8 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             import uvicorn
             from a2wsgi import WSGIMiddleware
 
-            uvicorn.run(WSGIMiddleware(app.server), host="127.0.0.1", port=args.port,  # type: ignore[arg-type]
-                        log_level="warning")
+            uvicorn.run(WSGIMiddleware(app.server), host="127.0.0.1", port=args.port, log_level="warning")
     finally:
         stop.set()
         consumer.join(5)

@@ -34,6 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cmd = [sys.executable, "-m", f"bench.{name}", *([] if args.full else ["--quick"])]
         print(f"\n$ {' '.join(cmd[1:])}", flush=True)
         started = time.monotonic()
+        status: int | str
         try:
             status = subprocess.run(cmd, cwd=ROOT, timeout=TIMEOUT_S, check=False).returncode
         except subprocess.TimeoutExpired:
