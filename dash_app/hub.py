@@ -37,7 +37,10 @@ log = logging.getLogger(__name__)
 
 QUEUE_FRAMES = 64  # per client
 PRUNE_INTERVAL_S = 5.0
-RING_TICKS = 3000  # ticks with data kept for resume: 5 min at 10 frames/s
+RING_TICKS = 3000  # ticks with data kept for resume: 5 min at 10 frames/s ...
+RING_POINTS = 100_000  # ... or fewer when they hold more points than this (memory, not time, bounds it)
+MAX_PENDING = 50_000  # samples waiting for a tick; beyond this the consumer thread waits (backpressure)
+MAX_PER_TICK = 10_000  # samples one tick takes: a replay never stalls frames, pings or /healthz for long
 CLOSE_TOO_SLOW = 4008  # application close code: "you could not keep up"
 
 
@@ -125,6 +128,7 @@ class Hub:
         self._groups: dict[Subscription, _Group] = {}
         self._ring: deque[tuple[int, Batch]] = deque()
         self._ring_floor = 0  # every tick <= this has left the ring
+        self._ring_points = 0
         self.seq = 0
         self._last_prune = float("-inf")
         self._now = clock()
@@ -141,6 +145,10 @@ class Hub:
 
     # -- producer side (consumer thread) ---------------------------------------------------------
     def submit(self, samples: list[Sample]) -> None:
+        """Called from the consumer thread. Blocks it while the event loop is behind: a replay of
+        millions of messages then waits in Kafka, not in this process's memory."""
+        while len(self._pending) > MAX_PENDING:
+            time.sleep(0.005)
         self._pending.extend(samples)  # deque.extend is atomic under the GIL
 
     # -- tick ------------------------------------------------------------------------------------
@@ -149,7 +157,7 @@ class Hub:
         now = self._now = self._clock() if now is None else now
         now_ms = self._clock_ms()
         batch = Batch()
-        while self._pending:
+        for _ in range(min(len(self._pending), MAX_PER_TICK)):
             sample = self._pending.popleft()
             self.store.seen(sample.host, now)
             if self._on_sample is not None:
@@ -167,8 +175,11 @@ class Hub:
         self.seq += 1
         if batch.points:
             self._ring.append((self.seq, batch))
-            while len(self._ring) > RING_TICKS:
-                self._ring_floor = self._ring.popleft()[0]
+            self._ring_points += len(batch)
+            while len(self._ring) > RING_TICKS or (self._ring_points > RING_POINTS and len(self._ring) > 1):
+                floor, old = self._ring.popleft()
+                self._ring_floor = floor
+                self._ring_points -= len(old)
         status: dict[str, Any] | None = None
         sent = 0
         for group in due:

@@ -242,3 +242,30 @@ def test_status_rides_every_second_even_when_data_flows_every_tick():
         frame = orjson.loads(client.queue.get_nowait())
         with_status += "status" in frame
     assert with_status == 3
+
+
+def test_ring_is_bounded_by_points_and_resume_beyond_it_gets_a_snapshot(monkeypatch):
+    monkeypatch.setattr(hub_mod, "RING_POINTS", 100)
+    store = SeriesStore(10**9, 10_000, 1000)
+    hub = Hub(store, 0.1, lambda: {}, clock_ms=lambda: 0, clock=lambda: 0.0)
+    for i in range(10):  # 10 ticks of 30 points
+        hub.submit([Sample(f"h{j}", i + 1, i, {"m": 1.0}) for j in range(30)])
+        hub.tick(now=0.1 * (i + 1))
+    assert sum(len(b) for _, b in hub._ring) <= 100
+    client = _Client(0.0)
+    hub.handle(client, ClientRequest("resume", epoch=hub.epoch, seq=2))
+    assert orjson.loads(client.queue.get_nowait())["type"] == "snapshot"  # ticks 3.. left the ring
+    hub.handle(client, ClientRequest("resume", epoch=hub.epoch, seq=8))
+    assert orjson.loads(client.queue.get_nowait())["type"] == "catchup"
+
+
+def test_one_tick_takes_a_bounded_number_of_samples(monkeypatch):
+    monkeypatch.setattr(hub_mod, "MAX_PER_TICK", 5)
+    store = SeriesStore(10**9, 10_000, 1000)
+    hub = Hub(store, 0.1, lambda: {}, clock_ms=lambda: 0, clock=lambda: 0.0)
+    hub.submit([Sample("h", i + 1, i, {"m": 1.0}) for i in range(12)])
+    hub.tick(now=0.1)
+    assert store.point_count == 5
+    hub.tick(now=0.2)
+    hub.tick(now=0.3)
+    assert store.point_count == 12
