@@ -87,8 +87,29 @@
     return text;
   }
 
+  // Through the dash_extensions.WebSocket component: it sends whenever its `send` prop changes (every
+  // message carries a fresh nonce). Two set_props in one render would overwrite each other like
+  // incoming frames do, so messages leave one at a time, 100 ms apart (they are rare: a subscribe,
+  // a resync).
+  const outbox = [];
+  let flushing = false;
+
+  function flushOutbox() {
+    const text = outbox.shift();
+    if (text === undefined || !app.socketOpen) {
+      flushing = false;
+      outbox.length = 0;
+      return;
+    }
+    flushing = true;
+    window.dash_clientside.set_props('ws', { send: text });
+    setTimeout(flushOutbox, 100);
+  }
+
   function sendNow(text) {
-    if (app.socketOpen && conn.socket) conn.socket.send(text);
+    if (!app.socketOpen) return;
+    outbox.push(text);
+    if (!flushing) flushOutbox();
   }
 
   // ---------------------------------------------------------------- view state -----------------
@@ -249,31 +270,47 @@
   }
 
   // ---------------------------------------------------------------- the socket ---------------
+  /** Points the dash_extensions.WebSocket component at the relay; a new URL makes it open a new
+   * socket (it never reconnects by itself). */
   function open() {
-    const ws = new WebSocket(conn.url);
-    conn.socket = ws;
-    ws.onopen = function () {
-      if (conn.socket !== ws) return;
-      app.stats.openAt = app.stats.openAt || performance.now();
-      app.socketOpen = true;
-      app.lastFrameAt = Date.now();
-      conn.attempt = 0;
-      ws.send(hello()); // nothing is sent to us before this
-      if (shell) refreshHeader(Date.now());
-    };
-    ws.onmessage = function (ev) {
-      if (conn.socket !== ws || typeof ev.data !== 'string') return;
-      app.stats.firstFrameAt = app.stats.firstFrameAt || performance.now();
-      if (shell) onFrame(ev.data);
-      else early.push(ev.data); // the layout is not on the page yet
-    };
-    ws.onclose = function () {
-      if (conn.socket !== ws) return;
-      conn.socket = null;
-      app.socketOpen = false;
-      scheduleReconnect();
-    };
+    conn.opens = (conn.opens || 0) + 1;
+    window.dash_clientside.set_props('ws', { url: conn.url + '?c=' + conn.opens });
   }
+
+  function onOpen() {
+    app.stats.openAt = app.stats.openAt || performance.now();
+    app.socketOpen = true;
+    app.lastFrameAt = Date.now();
+    conn.attempt = 0;
+    if (shell) refreshHeader(Date.now());
+    return hello(); // nothing is sent to us before this
+  }
+
+  function onClose() {
+    if (!app.socketOpen && conn.countdown) return;
+    app.socketOpen = false;
+    scheduleReconnect();
+  }
+
+  /** The clientside callback of the WebSocket component: Input ws.message, Input ws.state → ws.send. */
+  ns.onSocket = function (message, wsState) {
+    const noUpdate = window.dash_clientside.no_update;
+    if (!app.model) return noUpdate;
+    const triggered = (window.dash_clientside.callback_context.triggered || []).map(function (t) {
+      return t.prop_id;
+    });
+    let out = noUpdate;
+    if (triggered.indexOf('ws.state') >= 0 && wsState) {
+      if (wsState.readyState === 1) out = onOpen();
+      else if (wsState.readyState === 3 && conn.opens) onClose();
+    }
+    if (triggered.indexOf('ws.message') >= 0 && message && typeof message.data === 'string') {
+      app.stats.firstFrameAt = app.stats.firstFrameAt || performance.now();
+      if (shell) onFrame(message.data);
+      else early.push(message.data);
+    }
+    return out;
+  };
 
   function scheduleReconnect() {
     if (conn.countdown) return;
@@ -354,7 +391,6 @@
     app.lag = new (core().LagMeter)();
     app.fresh = new (core().Freshness)();
     app.stats.bootAt = performance.now();
-    open();
   }
 
   ns._boot = boot;
@@ -387,6 +423,7 @@
     const queued = early.splice(0, early.length);
     for (const data of queued) onFrame(data);
     refreshHeader(Date.now());
+    open(); // the component exists now that the layout is on the page
     return conn.url;
   };
 

@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from dash import ClientsideFunction, Dash, Input, Output, dcc, html
+from dash_extensions import WebSocket
 
 NAMESPACE = "metrics"
 
@@ -96,6 +97,9 @@ def build_layout(topic: str, bootstrap_servers: str) -> html.Div:
             # fetched and parsed by pages that draw with it.
             html.Div(id="plotly-root", className="plotly-root", **_data(graph=json.dumps(plotly_graph()))),
             dcc.Store(id="ws-url"),
+            # The relay's frames arrive through this component and the clientside callback
+            # `metrics.onSocket`; the page sets its url (from its own location) and reconnects it.
+            WebSocket(id="ws"),
         ],
     )
 
@@ -114,10 +118,18 @@ def plotly_graph() -> dict[str, Any]:
 
 def register_callbacks(app: Dash) -> None:
     # Runs once, when the layout is on the page: the clientside code sets up the controls, renderer and
-    # theme from the URL's view state and opens the page's WebSocket (URL from the page's own location
-    # and Dash's prefix). Frames never go through Dash callbacks.
+    # theme from the URL's view state and points the WebSocket component at the relay (URL from the
+    # page's own location and Dash's prefix).
     app.clientside_callback(
         ClientsideFunction(namespace=NAMESPACE, function_name="connect"),
         Output("ws-url", "data"),
         Input("page", "id"),  # never changes: the callback runs once, at load
+    )
+    # Every frame from the relay, and every socket state change, lands here: the clientside code
+    # decodes the frame and extends the charts; on open it answers with its hello (ready/resume).
+    app.clientside_callback(
+        ClientsideFunction(namespace=NAMESPACE, function_name="onSocket"),
+        Output("ws", "send"),
+        Input("ws", "message"),
+        Input("ws", "state"),
     )
