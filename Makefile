@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 LIBS_STAMP := broker/libs/.complete
 
-.PHONY: run test lint typecheck unit integration browser js setup broker-libs chromium nginx bench clean
+.PHONY: run test lint typecheck unit integration browser js setup broker-libs chromium nginx bench screenshot clean
 
 run: setup broker-libs
 	$(PY) -m broker.stack
@@ -56,6 +56,9 @@ integration: setup broker-libs nginx
 
 browser: setup broker-libs chromium nginx
 	$(PY) -m pytest -m browser
+
+screenshot: setup broker-libs chromium
+	$(PY) -m bench.screenshot
 
 bench: setup broker-libs
 	$(PY) -m bench.run_all

@@ -17,7 +17,8 @@ from collections.abc import Sequence
 
 from bench.common import ROOT
 
-BENCHES = ("bench_skeleton", "bench_ingest", "bench_latency", "bench_push_vs_poll", "bench_fanout", "bench_backfill")
+BENCHES = ("bench_skeleton", "bench_ingest", "bench_latency", "bench_push_vs_poll", "bench_fanout", "bench_backfill",
+           "bench_producer", "bench_producer_sample", "bench_decode", "bench_page")
 TIMEOUT_S = 600
 
 
