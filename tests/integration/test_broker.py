@@ -182,8 +182,9 @@ def fake_children(tmp_path: Path, dash_code: str) -> Callable[[str, str], dict[s
     prologue = (
         "import os, pathlib, sys, time\n"
         f"DIR = pathlib.Path({str(tmp_path)!r})\n"
-        "(DIR / 'tmp').write_text(f'{os.getpid()} {sys.argv[2:]}')\n"
-        "os.replace(DIR / 'tmp', DIR / sys.argv[1])\n"
+        "tmp = DIR / (sys.argv[1] + '.tmp')  # one per child: both start at once\n"
+        "tmp.write_text(f'{os.getpid()} {sys.argv[2:]}')\n"
+        "os.replace(tmp, DIR / sys.argv[1])\n"
     )
 
     def commands(bootstrap: str, topic: str) -> dict[str, list[str]]:
