@@ -106,6 +106,23 @@
     setTimeout(flushOutbox, 100);
   }
 
+  /* The component overwrites a frame that arrives before the callback ran, and a lost answer to
+   * subscribe/resync would go unnoticed (the next data frames still chain on). So after asking, data
+   * is ignored until a snapshot comes, and the question is asked again every 1.5 s until it does. */
+  let snapshotTimer = null;
+
+  function awaitSnapshot() {
+    app.model.sequencer.reset();
+    if (snapshotTimer) clearTimeout(snapshotTimer);
+    snapshotTimer = setTimeout(function retry() {
+      snapshotTimer = null;
+      if (app.socketOpen && app.model.sequencer.awaiting) {
+        sendNow(message('resync'));
+        snapshotTimer = setTimeout(retry, 1500);
+      }
+    }, 1500);
+  }
+
   function sendNow(text) {
     if (!app.socketOpen) return;
     outbox.push(text);
@@ -161,6 +178,7 @@
       active().reset();
       app.awaitingWindow = true; // its snapshot is drawn even while paused: the user asked for it
       sendNow(message('subscribe', subscription())); // answered with a snapshot of the new window
+      awaitSnapshot();
       after();
     },
     pause: function (paused) {
@@ -353,7 +371,10 @@
       app.stats.fullDrawAt = null; // set by the renderer's first complete draw after this
     }
     if (result.reset) app.awaitingWindow = false;
-    if (result.action === 'resync') sendNow(message('resync'));
+    if (result.action === 'resync') {
+      sendNow(message('resync'));
+      awaitSnapshot();
+    }
     if (frame.type !== 'snapshot') {
       for (const key of result.appended.keys()) app.fresh.seen(app.model.series.get(key).host, now);
     }
