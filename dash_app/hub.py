@@ -89,15 +89,7 @@ class _Group:
         self.last_status_at = now
 
     def take(self, batch: Batch) -> None:
-        if self.sub.everything:
-            for key, (ts, y) in batch.points.items():
-                for t, v in zip(ts, y, strict=True):
-                    self.pending.add(key, t, v)
-            return
-        for key, (ts, y) in batch.points.items():
-            if self.sub.matches(key):
-                for t, v in zip(ts, y, strict=True):
-                    self.pending.add(key, t, v)
+        self.pending.merge(batch, self.sub.keep)
 
 
 class Hub:
@@ -221,7 +213,7 @@ class Hub:
             return 1
         # Coalesce: the backlog becomes the newest point per series plus a gap marker.
         sub = client.group.sub if client.group else ALL
-        gap = protocol.gap_frame(self.seq, self.store.latest(None if sub.everything else sub.matches),
+        gap = protocol.gap_frame(self.seq, self.store.latest(sub.keep),
                                  "client too slow").decode()
         client.dropped_frames += client.replace_all(gap)
         client.coalesced += 1
@@ -303,7 +295,7 @@ class Hub:
         # Late arrivals older than the window (replayed history, a producer's backlog) are not news.
         self.store.prune(self._clock_ms())
         self.snapshots_sent += 1
-        series = self.store.snapshot(None if sub.everything else sub.matches,
+        series = self.store.snapshot(sub.keep,
                                      window_ms=sub.window * 1000 or None, now_ms=self._clock_ms())
         return protocol.snapshot_frame(self.epoch, self.seq, series, self.status()).decode()
 
@@ -313,12 +305,8 @@ class Hub:
             return None
         merged = Batch()
         for seq, batch in self._ring:
-            if seq <= since:
-                continue
-            for key, (ts, y) in batch.points.items():
-                if sub.everything or sub.matches(key):
-                    for t, v in zip(ts, y, strict=True):
-                        merged.add(key, t, v)
+            if seq > since:
+                merged.merge(batch, sub.keep)
         return protocol.catchup_frame(self.epoch, since, self.seq, merged).decode()
 
     def handle(self, client: _Client, request: ClientRequest) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -43,6 +44,11 @@ class Subscription:
     @property
     def everything(self) -> bool:
         return not self.hosts and not self.metrics
+
+    @property
+    def keep(self) -> Callable[[SeriesKey], bool] | None:
+        """The series filter for store and batch calls; None (no test per series) for everything."""
+        return None if self.everything else self.matches
 
 
 def _compile(patterns: tuple[str, ...]) -> re.Pattern[str] | None:

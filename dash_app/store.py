@@ -44,6 +44,18 @@ class Batch:
         entry[0].append(ts)
         entry[1].append(y)
 
+    def merge(self, other: Batch, keep: Callable[[SeriesKey], bool] | None = None) -> None:
+        """Append ``other``'s points (of the series ``keep`` accepts; all when None) after ours."""
+        for key, (ts, y) in other.points.items():
+            if keep is not None and not keep(key):
+                continue
+            entry = self.points.get(key)
+            if entry is None:
+                self.points[key] = (list(ts), list(y))
+            else:
+                entry[0].extend(ts)
+                entry[1].extend(y)
+
     def __len__(self) -> int:
         return sum(len(ts) for ts, _ in self.points.values())
 

@@ -75,3 +75,16 @@ def test_prune_keeps_tiers_longer_than_the_raw_window():
     assert store.snapshot(window_ms=3_600_000, now_ms=base + 600_000)[0]["ts"] == [base]
     store.prune(now_ms=base + 90_000_000)  # past 24 h: all gone
     assert store.series_count == 0
+
+
+def test_batch_merge_appends_kept_series_without_aliasing():
+    a, b = Batch(), Batch()
+    a.add(("h", "x"), 1, 1.0)
+    b.add(("h", "x"), 2, 2.0)
+    b.add(("h", "y"), 2, 5.0)
+    a.merge(b, keep=lambda key: key[1] == "x")
+    assert a.points == {("h", "x"): ([1, 2], [1.0, 2.0])}
+    c = Batch()
+    c.merge(b)
+    c.add(("h", "y"), 3, 6.0)
+    assert b.points[("h", "y")] == ([2], [5.0]), "the source batch is not changed by later adds"
