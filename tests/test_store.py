@@ -1,3 +1,7 @@
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from dash_app.messages import Sample
 from dash_app.store import Batch, SeriesStore
 
@@ -88,3 +92,61 @@ def test_batch_merge_appends_kept_series_without_aliasing():
     c.merge(b)
     c.add(("h", "y"), 3, 6.0)
     assert b.points[("h", "y")] == ([2], [5.0]), "the source batch is not changed by later adds"
+
+
+def _reference_buckets(points, res):
+    """Eager model: every point updates its bucket's min, max, sum, count."""
+    buckets = {}
+    for ts, y in points:
+        b = buckets.setdefault(ts - ts % res, [y, y, 0.0, 0])
+        b[0], b[1], b[2], b[3] = min(b[0], y), max(b[1], y), b[2] + y, b[3] + 1
+    return buckets
+
+
+@given(
+    steps=st.lists(st.integers(min_value=1, max_value=25_000), min_size=1, max_size=300),
+    values=st.lists(st.integers(min_value=-1000, max_value=1000), min_size=300, max_size=300),
+    cuts=st.sets(st.integers(min_value=0, max_value=299), max_size=20),
+    max_points=st.integers(min_value=1, max_value=400),
+)
+@settings(max_examples=150, deadline=None)
+def test_tiers_hold_every_point_even_after_raw_trims(steps, values, cuts, max_points):
+    """Points reach the tiers lazily; whatever is trimmed from raw (bound or prune), snapshots
+    taken at any moment see the same buckets as updating every bucket on every point."""
+    store = SeriesStore(window_ms=60_000, max_points=max_points, max_series=10)
+    base = 1_800_000_000_000
+    ts, points = base, []
+    for i, step in enumerate(steps):
+        ts += step
+        y = float(values[i])
+        store.add(sample("h", ts, m=y), Batch())
+        points.append((ts, y))
+        if i in cuts:  # a prune or a long-window snapshot in the middle of the stream
+            if i % 2:
+                store.prune(now_ms=ts)
+            else:
+                store.snapshot(window_ms=3_600_000, now_ms=ts)
+    for window, res in ((3_600_000, 10_000), (86_400_000, 60_000)):
+        snap = store.snapshot(window_ms=window, now_ms=ts)[0]
+        assert snap["res"] == res
+        want = {b: v for b, v in _reference_buckets(points, res).items() if b > ts - window - res}
+        assert snap["ts"] == sorted(want)
+        assert snap["min"] == [want[b][0] for b in snap["ts"]]
+        assert snap["max"] == [want[b][1] for b in snap["ts"]]
+        assert snap["y"] == pytest.approx([want[b][2] / want[b][3] for b in snap["ts"]])
+    raw = store.snapshot(now_ms=ts)[0]
+    kept = [p for p in points if p[0] >= ts - 60_000][-max_points:]
+    assert list(zip(raw["ts"], raw["y"], strict=True)) == kept
+
+
+def test_the_batch_of_a_tick_gets_every_stored_point_once_across_samples_and_batches():
+    store = SeriesStore(window_ms=60_000, max_points=100, max_series=10)
+    first, second = Batch(), Batch()
+    store.add(sample("a", 1000, x=1.0, y=2.0), first)
+    store.add(sample("b", 1000, x=3.0), first)
+    store.add(sample("a", 2000, x=4.0), first)
+    store.add(sample("a", 3000, x=5.0), second)  # a new tick: a new batch, the old one untouched
+    store.add(sample("a", 4000, x=6.0), first)  # an older batch again (not what the hub does, but safe)
+    assert first.points == {("a", "x"): ([1000, 2000, 4000], [1.0, 4.0, 6.0]), ("a", "y"): ([1000], [2.0]),
+                            ("b", "x"): ([1000], [3.0])}
+    assert second.points == {("a", "x"): ([3000], [5.0])}
