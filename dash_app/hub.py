@@ -10,6 +10,11 @@ Each data frame names the group's previous frame (``prev``), so a page knows it 
 ``prev <= its last seq``. Recent ticks are kept in a ring, so a page that reconnects says what it has
 (``resume`` with epoch and seq) and gets exactly the missing points, or a snapshot when too far behind.
 
+Frames go out on the leading edge: when samples arrive and a group's last frame is at least
+``frame_interval`` old, the hub ticks at once instead of waiting for the next regular tick, so a burst
+(hosts sampling on the same second) reaches pages after the Kafka hop only. While samples keep
+coming, a group still gets at most one frame per ``frame_interval`` (or its own ``interval``).
+
 A slow page never slows the others: its queue is bounded; on overflow the backlog is replaced by the
 newest point per series plus a gap marker (the page then asks for a snapshot), and a page that stays
 stuck longer than ``stuck_timeout`` is disconnected with a reason.
@@ -42,6 +47,7 @@ RING_POINTS = 100_000  # ... or fewer when they hold more points than this (memo
 MAX_PENDING = 50_000  # samples waiting for a tick; beyond this the consumer thread waits (backpressure)
 MAX_PER_TICK = 10_000  # samples one tick takes: a replay never stalls frames, pings or /healthz for long
 CLOSE_TOO_SLOW = 4008  # application close code: "you could not keep up"
+JITTER_S = 0.001  # a frame this much early still counts as a full interval after the previous one
 
 
 class _Client:
@@ -124,6 +130,10 @@ class Hub:
         self.seq = 0
         self._last_prune = float("-inf")
         self._now = clock()
+        self._loop: asyncio.AbstractEventLoop | None = None  # set by run(): submit() wakes it
+        self._wake: asyncio.Event | None = None
+        self._wake_requested = False
+        self.early_ticks = 0  # ticks run on arrival of samples (leading edge), not on the clock
         # counters (exported by telemetry.py)
         self.frames_sent = 0
         self.bytes_sent = 0
@@ -142,6 +152,16 @@ class Hub:
         while len(self._pending) > MAX_PENDING:
             time.sleep(0.005)
         self._pending.extend(samples)  # deque.extend is atomic under the GIL
+        loop = self._loop
+        if loop is not None and not self._wake_requested:
+            self._wake_requested = True
+            with contextlib.suppress(RuntimeError):  # the loop is closing
+                loop.call_soon_threadsafe(self._woken)
+
+    def _woken(self) -> None:
+        self._wake_requested = False
+        if self._wake is not None:
+            self._wake.set()
 
     # -- tick ------------------------------------------------------------------------------------
     def tick(self, now: float | None = None) -> int:
@@ -194,8 +214,17 @@ class Hub:
         return sent
 
     def _due(self, group: _Group, now: float) -> bool:
-        since = now - group.last_sent_at
-        return since >= self._heartbeat_for(group) or (bool(group.pending.points) and since >= group.sub.interval)
+        since = now - group.last_sent_at + JITTER_S
+        return since >= self._heartbeat_for(group) or (bool(group.pending.points) and since >= self._gap_for(group))
+
+    def _gap_for(self, group: _Group) -> float:
+        """Least time between two data frames of the group."""
+        return max(self.frame_interval, group.sub.interval)
+
+    def _ready_in(self, now: float) -> float:
+        """Seconds until samples arriving now could go straight out to some group (leading edge)."""
+        return min((g.last_sent_at + self._gap_for(g) - JITTER_S - now for g in self._groups.values()),
+                   default=float("inf"))
 
     def _heartbeat_for(self, group: _Group) -> float:
         return max(self.heartbeat_interval, group.sub.interval)
@@ -236,13 +265,29 @@ class Hub:
                 client.task.cancel()
 
     async def run(self) -> None:
-        while True:
-            started = self._clock()
-            try:
-                self.tick(started)
-            except Exception:
-                log.exception("hub tick failed")  # keep ticking: one bad batch must not stop the page
-            await asyncio.sleep(max(0.0, self.frame_interval - (self._clock() - started)))
+        """Tick every ``frame_interval``, and at once when samples arrive that some group may send now."""
+        self._loop = asyncio.get_running_loop()
+        self._wake = wake = asyncio.Event()
+        try:
+            while True:
+                started = self._clock()
+                try:
+                    self.tick(started)
+                except Exception:
+                    log.exception("hub tick failed")  # keep ticking: one bad batch must not stop the page
+                while (left := started + self.frame_interval - self._clock()) > 0:
+                    wake.clear()
+                    wait = left
+                    if self._pending:  # samples wait: tick as soon as a group may send them
+                        wait = min(left, self._ready_in(self._clock()))
+                        if wait <= 0:
+                            self.early_ticks += 1
+                            await asyncio.sleep(0)  # let sockets, pings and /healthz run between ticks
+                            break
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(wake.wait(), wait)
+        finally:
+            self._loop = self._wake = None
 
     def status(self) -> dict[str, Any]:
         return {

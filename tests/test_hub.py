@@ -269,3 +269,56 @@ def test_one_tick_takes_a_bounded_number_of_samples(monkeypatch):
     hub.tick(now=0.2)
     hub.tick(now=0.3)
     assert store.point_count == 12
+
+
+def test_samples_go_out_on_the_leading_edge_but_at_most_one_frame_per_interval():
+    """A group whose last frame is old gets new samples at once (no wait for the next tick); right
+    after that frame, further samples wait for the interval, and none is lost."""
+
+    async def scenario():
+        store = SeriesStore(10**9, 1000, 100)
+        hub = Hub(store, 60.0, lambda: {"kafka": "connected"}, heartbeat_interval=600.0)
+        client = _Client(0.0)
+        hub.handle(client, ClientRequest("ready"))
+        assert orjson.loads(client.queue.get_nowait())["type"] == "snapshot"
+        runner = asyncio.create_task(hub.run())
+        try:
+            await asyncio.sleep(0)  # the first regular tick; the next one is 60 s away
+            group = client.group
+            group.last_sent_at -= 120  # its last frame is long past
+            await asyncio.to_thread(hub.submit, [Sample("h", 1, 0, {"m": 1.0})])  # as the consumer thread
+            frame = orjson.loads(await asyncio.wait_for(client.queue.get(), 30))
+            assert (frame["type"], series_of(frame)) == ("data", {("h", "m"): [1]})
+            assert hub.early_ticks == 1
+
+            await asyncio.to_thread(hub.submit, [Sample("h", 2, 1, {"m": 2.0})])
+            for _ in range(50):
+                await asyncio.sleep(0)  # the wake-up is handled; the group must wait 60 s
+            assert client.queue.empty() and hub.early_ticks == 1
+
+            group.last_sent_at -= 120
+            await asyncio.to_thread(hub.submit, [Sample("h", 3, 2, {"m": 3.0})])
+            frame = orjson.loads(await asyncio.wait_for(client.queue.get(), 30))
+            assert series_of(frame) == {("h", "m"): [2, 3]} and frame["prev"] < frame["seq"]
+            assert hub.early_ticks == 2
+        finally:
+            runner.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await runner
+
+    asyncio.run(scenario())
+
+
+def test_a_due_group_is_not_sent_more_often_than_the_frame_interval():
+    store = SeriesStore(10**9, 1000, 100)
+    hub = Hub(store, 0.1, lambda: {}, heartbeat_interval=600.0, clock_ms=lambda: 0, clock=lambda: 0.0)
+    client = _Client(0.0)
+    hub.handle(client, ClientRequest("ready"))
+    client.queue.get_nowait()
+    sent = []
+    for i in range(20):  # samples every 0.03 s, ticks on every arrival (as early ticks would)
+        hub.submit([Sample("h", i + 1, i, {"m": float(i)})])
+        sent.append(hub.tick(now=1.0 + i * 0.03))
+    frames = [orjson.loads(client.queue.get_nowait()) for _ in range(client.queue.qsize())]
+    assert sum(sent) == len(frames) == 5  # t = 1.0, 1.12, 1.24, 1.36, 1.48: never under 0.1 s apart
+    assert [t for f in frames for s in f["series"] for t in s["ts"]] == list(range(1, 18))  # 18-20 wait
