@@ -9,7 +9,7 @@ import pytest
 from confluent_kafka import Producer
 from websockets.sync.client import connect
 
-from tests.support import Process, healthz, start_dashboard, wait_for
+from tests.support import Process, healthz, seed_partitions, start_dashboard, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -60,6 +60,7 @@ def test_producer_to_websocket_client(kafka_broker, kafka_topic, tmp_path):
 
 
 def test_malformed_messages_are_counted_and_the_stream_goes_on(kafka_broker, kafka_topic, tmp_path):
+    seeded = seed_partitions(kafka_broker.bootstrap_servers, kafka_topic)  # else the junk may be skipped unread
     dash, url = start_dashboard(tmp_path, kafka_broker.bootstrap_servers, kafka_topic)
     p = Producer({"bootstrap.servers": kafka_broker.bootstrap_servers})
     try:
@@ -74,11 +75,12 @@ def test_malformed_messages_are_counted_and_the_stream_goes_on(kafka_broker, kaf
             assert p.flush(10) == 0
             got = points_by_series(ws, 30, lambda g: ("after-junk", "cpu.percent") in g)
             assert got.get(("after-junk", "cpu.percent")) == [now]
-        health = wait_for(lambda: (h := healthz(url))["bad_messages"] >= 4 and h, 10, "bad messages counted")
+        # messages_consumed grows last, once a whole batch is decoded: then every bad one is counted
+        health = wait_for(lambda: (h := healthz(url))["messages_consumed"] >= seeded + 5 and h, 30, "all consumed")
         assert health["bad_messages"] == 4
         assert health["bad_messages_by_reason"] == {"bad_line": 1, "not_object": 1, "unsupported_version": 1,
                                                     "bad_ts": 1}
-        assert health["messages_consumed"] == 5
+        assert health["messages_consumed"] == seeded + 5
         assert "skipping bad message" in dash.log()
     finally:
         dash.stop()
@@ -100,7 +102,8 @@ def test_history_survives_a_dashboard_restart(kafka_broker, kafka_topic, tmp_pat
         with connect(url.replace("http", "ws") + "ws") as ws:
             wait_for(lambda: healthz(url)["points"] >= 30, 30, "backfill from Kafka")
             ws.send('{"type":"ready"}')
-            snap = next(f for f in frames(ws, 10) if f["type"] == "snapshot")
+            snap = next((f for f in frames(ws, 30) if f["type"] == "snapshot"), None)
+        assert snap is not None, "no snapshot within 30 s"
         series = {(s["host"], s["metric"]): s["ts"] for s in snap["series"]}
         assert series == {("hist", "cpu.percent"): sent}
     finally:
