@@ -42,6 +42,7 @@ from .layout import build_layout, register_callbacks
 from .security import Authorize, Policy, SecurityMiddleware
 from .store import SeriesStore
 from .telemetry import CONTENT_TYPE, Telemetry
+from .wsdeflate import install as install_ws_compression
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +129,8 @@ def create_app(
         stuck_timeout=config.client_timeout, on_sample=observe_latency
     )
     telemetry.attach(consumer, store, hub)
+    # One deflate per frame, not per client (DASH_WS_COMPRESSION; negotiation and frames unchanged).
+    install_ws_compression(config.ws_compression)  # type: ignore[arg-type]
     dash_app = create_dash(config, server)
 
     async def healthz(request: Request) -> JSONResponse:

@@ -246,6 +246,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Largest WebSocket message a page may send; a larger one closes the socket (code 1009)."),
     Setting("ws_rate_limit", "DASH_WS_RATE_LIMIT", "10", _number(0.1, 1000),
             "WebSocket messages per second a page may send (bursts of twice that); more closes it (1008)."),
+    Setting("ws_compression", "DASH_WS_COMPRESSION", "shared", _choice("shared", "connection", "off"),
+            "permessage-deflate for pages that offer it: `shared` deflates each frame once for all clients, "
+            "`connection` once per client with context takeover (smaller, CPU grows with clients), `off` "
+            "never (docs/scaling.md)."),
     Setting("frame_interval", "DASH_FRAME_INTERVAL", "0.1", _number(0.02, 5.0),
             "Seconds between WebSocket frames (batching; 0.1 = at most 10 frames/s per client)."),
     Setting("history_seconds", "DASH_HISTORY_SECONDS", "900", _number(10, 7 * 86400, int),
@@ -302,6 +306,7 @@ class DashboardConfig:
     proxy_user_header: str = "X-Forwarded-User"
     ws_max_message_bytes: int = 16384
     ws_rate_limit: float = 10.0
+    ws_compression: str = "shared"
     log_level: str = "info"
     kafka: Mapping[str, str] = field(default_factory=dict)  # librdkafka passthrough
 

@@ -33,7 +33,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from . import protocol
+from . import protocol, wsdeflate
 from .messages import Sample
 from .protocol import ALL, ClientRequest, Subscription
 from .store import Batch, SeriesStore
@@ -311,6 +311,10 @@ class Hub:
             ("coalesced_total", "Times a slow client's backlog was replaced by latest points.",
              self.coalesced_frames),
             ("slow_disconnects_total", "Clients disconnected for being stuck.", self.slow_disconnects),
+            ("ws_deflate_compressions_total", "Messages deflated (DASH_WS_COMPRESSION=shared: once per frame).",
+             wsdeflate.CACHE.misses),
+            ("ws_deflate_reused_total", "Messages sent with a deflated frame already made for another client.",
+             wsdeflate.CACHE.hits),
         ]
 
     @property

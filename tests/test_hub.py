@@ -322,3 +322,22 @@ def test_a_due_group_is_not_sent_more_often_than_the_frame_interval():
     frames = [orjson.loads(client.queue.get_nowait()) for _ in range(client.queue.qsize())]
     assert sum(sent) == len(frames) == 5  # t = 1.0, 1.12, 1.24, 1.36, 1.48: never under 0.1 s apart
     assert [t for f in frames for s in f["series"] for t in s["ts"]] == list(range(1, 18))  # 18-20 wait
+
+
+def test_clients_offering_deflate_share_one_compressed_frame(app):
+    """Behind a real uvicorn: pages that negotiated permessage-deflate decode every frame, and a
+    frame going to several of them is deflated once (DASH_WS_COMPRESSION=shared, the default)."""
+    from dash_app import wsdeflate
+
+    hub = app.state.hub
+    with serve_asgi(app) as base, connect(ws_url(base)) as a, connect(ws_url(base)) as b:
+        assert "permessage-deflate" in (a.response.headers.get("Sec-WebSocket-Extensions") or "")
+        for ws in (a, b):
+            ws.send('{"type":"ready"}')
+            recv_until(ws, lambda f: f["type"] == "snapshot")
+        reused = wsdeflate.CACHE.hits
+        t0 = now_ms()
+        hub.submit([Sample(f"h{i}", t0, 0, {"cpu.percent": float(i), "mem.used_percent": 50.0}) for i in range(40)])
+        got = [recv_until(ws, lambda f: f["type"] == "data" and f["series"]) for ws in (a, b)]
+        assert got[0] == got[1] and len(got[0]["series"]) == 80
+        assert wsdeflate.CACHE.hits > reused
