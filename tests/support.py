@@ -131,6 +131,64 @@ def seed_partitions(bootstrap: str, topic: str) -> int:
     return len(partitions)
 
 
+def ws_of(url: str) -> str:
+    """The dashboard's WebSocket URL for its base URL (``http://host:port/prefix/``)."""
+    return url.replace("http", "ws", 1) + "ws"
+
+
+class Client:
+    """A page stand-in on the dashboard's WebSocket: applies frames by the protocol's rules (a snapshot
+    replaces everything, catchup continues from its ``from``, data after what was seen) and records
+    every point per (host, metric)."""
+
+    def __init__(self, url: str, hello: dict[str, Any]) -> None:
+        import orjson
+        from websockets.sync.client import connect
+
+        self.ws = connect(ws_of(url), legacy=True, max_size=None)
+        self.ws.send(orjson.dumps(hello).decode())
+        self.points: dict[tuple[str, str], list[int]] = {}
+        self.epoch: str | None = None
+        self.last = -1
+        self.kinds: list[str] = []
+        self.status: dict[str, Any] | None = None
+
+    def pump(self, until: Callable[[Client], Any], timeout: float = 30.0) -> None:
+        """Apply frames until ``until(self)``; fail with what was seen after ``timeout`` s."""
+        import orjson
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                frame = orjson.loads(self.ws.recv(timeout=max(0.1, deadline - time.monotonic())))
+            except TimeoutError:
+                break
+            self.kinds.append(frame["type"])
+            self.status = frame.get("status", self.status)
+            if frame["type"] == "snapshot":
+                self.points = {}
+                self.epoch, self.last = frame["epoch"], frame["seq"]
+            elif frame["type"] == "catchup":
+                assert frame["from"] == self.last and frame["epoch"] == self.epoch
+                self.last = frame["seq"]
+            elif frame["type"] == "data":
+                if frame["seq"] <= self.last:
+                    continue
+                assert frame["prev"] <= self.last, "a frame was lost"
+                self.last = frame["seq"]
+            else:
+                raise AssertionError(f"unexpected frame {frame}")
+            for s in frame["series"]:
+                self.points.setdefault((s["host"], s["metric"]), []).extend(s["ts"])
+            if until(self):
+                return
+        raise AssertionError(f"condition not met in {timeout}s; frames: {self.kinds[:3]}..{self.kinds[-3:]}; "
+                             f"{ {k: len(v) for k, v in self.points.items()} }")
+
+    def close(self) -> None:
+        self.ws.close()
+
+
 def healthz(url: str) -> dict[str, Any]:
     import json
     import urllib.request

@@ -8,8 +8,7 @@ import pytest
 from confluent_kafka import Producer
 
 from tests.integration.test_formats_kafka import ROUNDS, STEP_MS, _produce_interleaved
-from tests.integration.test_relay import Client
-from tests.support import healthz, start_dashboard, wait_for
+from tests.support import Client, healthz, start_dashboard, wait_for
 
 pytestmark = pytest.mark.integration
 
