@@ -145,7 +145,11 @@ class Client:
         import orjson
         from websockets.sync.client import connect
 
-        self.ws = connect(ws_of(url), legacy=True, max_size=None)
+        # max_queue=None: the client's I/O thread reads every frame as it comes (a browser does too),
+        # also while the test is busy elsewhere. With the default 16-frame queue it stopped reading,
+        # so pings went unanswered and the dashboard saw a reader too slow to keep (4008) or the
+        # keepalive failed (1011) on a loaded machine.
+        self.ws = connect(ws_of(url), legacy=True, max_size=None, max_queue=None)
         self.ws.send(orjson.dumps(hello).decode())
         self.points: dict[tuple[str, str], list[int]] = {}
         self.epoch: str | None = None

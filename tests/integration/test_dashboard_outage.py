@@ -23,7 +23,10 @@ def test_broker_outage_is_visible_and_recovers_without_restart(tmp_path):
     producer = Process(["-m", "producer", "--bootstrap-servers", broker.bootstrap_servers, "--topic", "outage",
                         "--host-id", "outage-host", "--interval", "0.2"], tmp_path / "producer.log")
     try:
-        with connect(url.replace("http", "ws") + "ws") as ws:
+        # max_queue=None: keep reading (and answering pings) while broker.start() blocks the test for
+        # up to a minute; with the default 16-frame queue the client stopped reading after 16 s of
+        # heartbeats and its keepalive closed the socket (1011) before the broker was back.
+        with connect(url.replace("http", "ws") + "ws", max_queue=None) as ws:
             ws.send('{"type":"ready"}')
             statuses: list[str] = []
             newest = {"ts": 0}
