@@ -1,14 +1,13 @@
 /* Browser glue of the live page (namespace window.dash_clientside.metrics). Dash calls `connect` once
- * the layout is rendered; from then on the page's own WebSocket feeds frames into the DOM-free model
+ * the layout is rendered; from then on the WebSocket component's frames go into the DOM-free model
  * (metrics_core.js), which hands what changed to the active renderer (metrics_chartjs.js, or the Plotly
  * fallback in metrics_plotly.js). Also the header (connection badge, end-to-end lag, host count), the
  * empty state, the view state in the URL, theme, pause and reconnects.
  *
- * A plain WebSocket, not dash_extensions.WebSocket: that component hands each message to a callback
- * through its `message` prop, and a message arriving before the callback ran overwrites the previous
- * one. While the page loads (scripts parsing, the first snapshot drawing) that lost the snapshot
- * itself on every load, and the page waited ~2 s for the sequencer's retry. The browser queues
- * socket messages, so every frame is seen once and in order.
+ * Frames come through the layout's dash_extensions.WebSocket (the customer's design) and the
+ * clientside callback `onSocket`. That component hands each message over in its `message` prop, and a
+ * message arriving before the callback ran overwrites the previous one: the sequencer notices (seq /
+ * prev, or a data frame where the answer to our hello should be) and asks for a snapshot again.
  *
  * Host and metric names come from Kafka, i.e. from anyone who can write to the topic: they only ever
  * reach the page as textContent or as chart data labels, never as HTML.
@@ -77,13 +76,32 @@
     return Object.assign(core().subscriptionFromQuery(window.location.search), { window: app.windowMs / 1000 });
   }
 
-  /** On every (re)connect: resume from what we have, or start fresh; with our subscription. */
+  /*
+   * Snapshots arrive on a quiet subscription. The component keeps only the newest message for the
+   * callback, and the relay's next data frame follows a snapshot within milliseconds (building one
+   * holds its loop, so a tick is due when it is sent), while Dash takes 10–30 ms to hand a 1 MiB
+   * message to the callback and hundreds for 17 MiB: the snapshot was lost on most loads, and every
+   * time for 1,000 series (a new 17 MiB snapshot every 1.5 s, for minutes). So every request for a
+   * snapshot (ready, subscribe, resync) carries `interval: QUIET_S` — no frame for that long after
+   * it — and once the snapshot is applied the page `resume`s from its seq with its real
+   * subscription: a catchup of the few ticks since, then live frames.
+   */
+  const QUIET_S = 4;
+
+  function quietSubscription() {
+    const sub = subscription();
+    sub.interval = Math.max(QUIET_S, sub.interval || 0);
+    return sub;
+  }
+
+  /** On every (re)connect: resume from what we have, or start fresh, quietly. */
   function hello() {
     const q = app.model.sequencer;
     const text = q.canResume()
-      ? message('resume', Object.assign({ epoch: q.epoch, seq: q.last }, subscription()))
-      : message('ready', subscription());
-    q.reset();
+      ? message('resume', Object.assign({ epoch: q.epoch, seq: q.last }, quietSubscription()))
+      : message('ready', quietSubscription());
+    app.quiet = true;
+    q.reset('hello'); // a data frame before the answer means the answer was lost: ask again at once
     return text;
   }
 
@@ -106,21 +124,40 @@
     setTimeout(flushOutbox, 100);
   }
 
-  /* The component overwrites a frame that arrives before the callback ran, and a lost answer to
-   * subscribe/resync would go unnoticed (the next data frames still chain on). So after asking, data
-   * is ignored until a snapshot comes, and the question is asked again every 1.5 s until it does. */
-  let snapshotTimer = null;
+  /* A lost answer to subscribe/resync/resume would go unnoticed (the next data frames still chain
+   * on), so after asking, data is ignored until the answer comes (metrics_core.js Sequencer), and the
+   * question is asked again when it does not come in time. */
+  let answerTimer = null;
 
-  function awaitSnapshot() {
-    app.model.sequencer.reset();
-    if (snapshotTimer) clearTimeout(snapshotTimer);
-    snapshotTimer = setTimeout(function retry() {
-      snapshotTimer = null;
-      if (app.socketOpen && app.model.sequencer.awaiting) {
-        sendNow(message('resync'));
-        snapshotTimer = setTimeout(retry, 1500);
-      }
-    }, 1500);
+  function armRetry(ms) {
+    if (answerTimer) clearTimeout(answerTimer);
+    answerTimer = setTimeout(function () {
+      answerTimer = null;
+      if (app.socketOpen && app.model.sequencer.awaiting) ask(app.model.sequencer.canResume() ? 'resume' : 'snapshot');
+    }, ms);
+  }
+
+  /**
+   * 'snapshot': subscribe quietly (answered with a snapshot; the buffers start over from it);
+   * 'resume': everything after our last seq (a catchup, small) and live frames from then on.
+   */
+  function ask(what) {
+    const q = app.model.sequencer;
+    if (what === 'resume' && q.canResume()) {
+      sendNow(message('resume', Object.assign({ epoch: q.epoch, seq: q.last }, subscription())));
+      app.stats.resumes = (app.stats.resumes || 0) + 1;
+      app.quiet = false;
+      // Nothing is in flight on the quiet subscription, and the relay replaces its queue for us with
+      // the catchup, so a data frame before the catchup means it was lost: resume again at once.
+      q.reset('hello');
+      armRetry(1500);
+    } else {
+      sendNow(message('subscribe', quietSubscription()));
+      app.stats.snapshotsAsked = (app.stats.snapshotsAsked || 0) + 1;
+      app.quiet = true;
+      q.reset('snapshot');
+      armRetry(QUIET_S * 1000 + 2000); // a 17 MiB snapshot takes the relay a second or more
+    }
   }
 
   function sendNow(text) {
@@ -177,8 +214,7 @@
       app.model.trim(Date.now());
       active().reset();
       app.awaitingWindow = true; // its snapshot is drawn even while paused: the user asked for it
-      sendNow(message('subscribe', subscription())); // answered with a snapshot of the new window
-      awaitSnapshot();
+      ask('snapshot'); // answered with a snapshot of the new window
       after();
     },
     pause: function (paused) {
@@ -310,9 +346,24 @@
     scheduleReconnect();
   }
 
+  /**
+   * Dash records every change of a callback Input in its undo history (store.history.past), which
+   * nothing bounds: with ws.message as an Input that is every frame the page ever received (~10 a
+   * second, a 17 MiB snapshot included) kept alive, and the list copied on each frame. The page has
+   * no undo button, so the history is emptied in place every HISTORY_KEEP frames.
+   */
+  const HISTORY_KEEP = 50;
+
+  function pruneDashHistory() {
+    const store = window.store;
+    const h = store && store.getState && store.getState().history;
+    if (h && Array.isArray(h.past) && h.past.length > HISTORY_KEEP) h.past.splice(0, h.past.length);
+  }
+
   /** The clientside callback of the WebSocket component: Input ws.message, Input ws.state → ws.send. */
   ns.onSocket = function (message, wsState) {
     const noUpdate = window.dash_clientside.no_update;
+    pruneDashHistory();
     if (!app.model) return noUpdate;
     const triggered = (window.dash_clientside.callback_context.triggered || []).map(function (t) {
       return t.prop_id;
@@ -371,9 +422,10 @@
       app.stats.fullDrawAt = null; // set by the renderer's first complete draw after this
     }
     if (result.reset) app.awaitingWindow = false;
-    if (result.action === 'resync') {
-      sendNow(message('resync'));
-      awaitSnapshot();
+    if (result.action === 'resync') ask('snapshot');
+    else if (result.action === 'resume') ask('resume');
+    else if (app.quiet && (frame.type === 'snapshot' || frame.type === 'catchup') && result.action === 'apply') {
+      ask('resume'); // the answer on the quiet subscription is in: live frames from here
     }
     if (frame.type !== 'snapshot') {
       for (const key of result.appended.keys()) app.fresh.seen(app.model.series.get(key).host, now);
@@ -448,6 +500,27 @@
     return conn.url;
   };
 
+  /**
+   * For bench/bench_page.py, which asks every 50 ms while the page draws: how many series hold at
+   * least `minPoints` points and when the first complete draw ended. Cheap, unlike debugState,
+   * which lists every series and every drawn dataset.
+   */
+  ns.drawnState = function (minPoints) {
+    const m = app.model;
+    if (!m) return null;
+    let full = 0;
+    let points = 0;
+    for (const s of m.series.values()) {
+      const n = s.buffer.points.length;
+      points += n;
+      if (n >= minPoints) full += 1;
+    }
+    return { full: full, points: points, fullDrawAt: app.stats.fullDrawAt || null,
+      snapshotAt: app.stats.snapshotAt || null, connectAt: app.stats.connectAt || null,
+      timeline: { boot: app.stats.bootAt, open: app.stats.openAt, firstFrame: app.stats.firstFrameAt },
+      resumes: app.stats.resumes || 0, snapshotsAsked: app.stats.snapshotsAsked || 0 };
+  };
+
   /** For tests and for debugging from the console. */
   ns.debugState = function () {
     const m = app.model;
@@ -457,6 +530,8 @@
       socketOpen: app.socketOpen,
       seq: m.sequencer.last,
       gaps: m.sequencer.gaps,
+      resumes: app.stats.resumes || 0,
+      snapshotsAsked: app.stats.snapshotsAsked || 0,
       badFrames: app.stats.badFrames,
       frames: app.stats.frames,
       draws: app.stats.draws,

@@ -66,37 +66,55 @@
   /**
    * Decides what to do with each frame (docs/protocol.md). A snapshot always applies. A data frame
    * applies when it follows what we have: its `prev` (the previous frame sent to our subscription)
-   * is not newer than our last seq. Otherwise a frame was skipped (the WebSocket component drops
-   * frames that come too fast), so we ask for a snapshot and ignore data until it comes. After a
-   * reconnect we ask to resume: a catchup frame from our last seq applies, anything else waits.
+   * is not newer than our last seq. Otherwise a frame was skipped (the WebSocket component drops a
+   * message that arrives before the callback saw the previous one): we ask to `resume` from our last
+   * seq, answered with a small catchup of exactly the missing ticks (a snapshot only when the relay no
+   * longer has them), and ignore data until it comes. A snapshot is asked for (`resync`) only when our
+   * buffers cannot be trusted: a `gap` frame, a refused catchup, or a new subscription.
    */
   class Sequencer {
     constructor(retryAfter) {
-      this.retryAfter = retryAfter || 20; // frames ignored while waiting before asking again
+      this.retryAfter = retryAfter || 20; // frames ignored while waiting for a snapshot before asking again
+      this.resumeRetryAfter = 3; // … for a catchup (cheap to ask again)
       this.last = null;
       this.epoch = null;
       this.gaps = 0;
       this.awaiting = true;
       this.ignoredWhileAwaiting = 0;
+      this.afterHello = false;
     }
 
-    /** A new socket: wait for a snapshot or catchup, but keep last/epoch so we can resume. */
-    reset() {
+    /**
+     * Wait for a snapshot or catchup. `mode`:
+     * - 'hello': we just sent `ready` or `resume` on a new socket. The relay sends nothing before it
+     *   answers those, so a data frame seen while waiting means the answer was lost: ask again at
+     *   once rather than after `retryAfter` frames.
+     * - 'snapshot': we sent `subscribe` or `resync`; the buffers are not a base to resume from, so
+     *   forget our position (frames sent before the relay read us may still arrive: the count decides).
+     * - otherwise: we sent `resume` mid-connection; our position stays.
+     */
+    reset(mode) {
       this.awaiting = true;
       this.ignoredWhileAwaiting = 0;
+      this.afterHello = mode === 'hello';
+      if (mode === 'snapshot') {
+        this.last = null;
+        this.epoch = null;
+      }
     }
 
     canResume() {
       return this.epoch !== null && this.last !== null;
     }
 
-    /** @returns {'apply'|'ignore'|'resync'|'gap'} */
+    /** @returns {'apply'|'ignore'|'resync'|'resume'|'gap'} */
     accept(frame) {
       if (frame.type === 'snapshot') {
         this.last = frame.seq;
         this.epoch = frame.epoch === undefined ? null : frame.epoch;
         this.awaiting = false;
         this.ignoredWhileAwaiting = 0;
+        this.afterHello = false;
         return 'apply';
       }
       if (frame.type === 'catchup') {
@@ -104,6 +122,7 @@
           this.last = frame.seq;
           this.awaiting = false;
           this.ignoredWhileAwaiting = 0;
+          this.afterHello = false;
           return 'apply';
         }
         this.awaiting = true;
@@ -114,14 +133,17 @@
         this.gaps += 1;
         this.awaiting = true;
         this.ignoredWhileAwaiting = 0;
+        this.afterHello = false;
         return 'gap';
       }
       if (frame.type !== 'data') return 'ignore';
       if (this.awaiting) {
         this.ignoredWhileAwaiting += 1;
-        if (this.ignoredWhileAwaiting >= this.retryAfter) {
+        const limit = this.canResume() ? this.resumeRetryAfter : this.retryAfter;
+        if (this.afterHello || this.ignoredWhileAwaiting >= limit) {
+          this.afterHello = false; // the next answer may be preceded by frames in flight
           this.ignoredWhileAwaiting = 0;
-          return 'resync'; // the snapshot itself was lost: ask again
+          return this.canResume() ? 'resume' : 'resync'; // the answer itself was lost: ask again
         }
         return 'ignore';
       }
@@ -134,7 +156,7 @@
       this.gaps += 1;
       this.awaiting = true;
       this.ignoredWhileAwaiting = 0;
-      return 'resync';
+      return 'resume';
     }
   }
 
@@ -275,7 +297,7 @@
     }
 
     /**
-     * @returns {{action: 'apply'|'ignore'|'resync', reset: boolean, created: object[],
+     * @returns {{action: 'apply'|'ignore'|'resync'|'resume', reset: boolean, created: object[],
      *            appended: Map<string, object[]>, folded: Set<string>}}
      */
     apply(frame) {

@@ -40,11 +40,15 @@ test('sequencer: data before the snapshot is ignored, then only the next seq app
   assert.equal(q.accept(data(5)), 'ignore'); // already in the snapshot
   assert.equal(q.accept(data(6)), 'apply');
   assert.equal(q.accept(data(6)), 'ignore'); // duplicate
-  assert.equal(q.accept(data(8)), 'resync'); // 7 was skipped
+  assert.equal(q.accept(data(8)), 'resume'); // 7 was skipped: ask for the ticks after 6
   assert.equal(q.gaps, 1);
-  assert.equal(q.accept(data(9)), 'ignore'); // waiting for the snapshot
-  assert.equal(q.accept(snapshot(9)), 'apply');
+  assert.equal(q.accept(data(9)), 'ignore'); // waiting for the catchup
+  assert.equal(q.accept({ type: 'catchup', epoch: 'e1', from: 6, seq: 9, series: [] }), 'apply');
   assert.equal(q.accept(data(10)), 'apply');
+  q.reset('snapshot'); // asked for a snapshot (new window): no base to resume from
+  assert.equal(q.canResume(), false);
+  assert.equal(q.accept(snapshot(12)), 'apply');
+  assert.equal(q.accept(data(13)), 'apply');
 });
 
 test('sequencer follows the prev chain of a subscription that skips ticks', () => {
@@ -52,7 +56,7 @@ test('sequencer follows the prev chain of a subscription that skips ticks', () =
   q.accept(snapshot(10));
   assert.equal(q.accept({ type: 'data', seq: 14, prev: 9, series: [] }), 'apply'); // nothing for us in 11..13
   assert.equal(q.accept({ type: 'data', seq: 20, prev: 14, series: [] }), 'apply');
-  assert.equal(q.accept({ type: 'data', seq: 30, prev: 25, series: [] }), 'resync'); // frame 25 was skipped
+  assert.equal(q.accept({ type: 'data', seq: 30, prev: 25, series: [] }), 'resume'); // frame 25 was skipped
 });
 
 test('sequencer resumes after a reconnect with a catchup from its last seq', () => {
@@ -80,13 +84,31 @@ test('a gap frame draws the latest points, then asks for a snapshot', () => {
   assert.deepEqual(m.series.get(core.seriesKey('h', 'cpu.percent')).buffer.points.map((p) => p.x), [1, 5, 8]);
 });
 
-test('sequencer asks again when the snapshot itself was lost', () => {
-  const q = new core.Sequencer(3);
+test('sequencer asks again when the answer itself was lost', () => {
+  const q = new core.Sequencer(5);
   q.accept(snapshot(1));
-  assert.equal(q.accept(data(3)), 'resync');
+  assert.equal(q.accept(data(3)), 'resume');
   assert.equal(q.accept(data(4)), 'ignore');
   assert.equal(q.accept(data(5)), 'ignore');
-  assert.equal(q.accept(data(6)), 'resync');
+  assert.equal(q.accept(data(6)), 'resume', 'a catchup is cheap: asked again after 3 frames');
+  q.reset('snapshot');
+  for (let seq = 7; seq < 11; seq++) assert.equal(q.accept(data(seq)), 'ignore');
+  assert.equal(q.accept(data(11)), 'resync', 'a snapshot after retryAfter frames');
+});
+
+test('sequencer: a data frame where the answer to ready/resume should be means it was lost', () => {
+  const q = new core.Sequencer(20);
+  q.reset('hello'); // sent ready: the relay sends nothing before the snapshot
+  assert.equal(q.accept(data(7)), 'resync', 'ask again at once, not after 20 frames');
+  q.reset('snapshot'); // sent resync: frames in flight may come first
+  assert.equal(q.accept(data(8)), 'ignore');
+  assert.equal(q.accept(snapshot(8)), 'apply');
+  assert.equal(q.accept(data(9)), 'apply');
+  q.reset('hello'); // a reconnect: resume
+  assert.equal(q.accept(data(14)), 'resume', 'the catchup was lost: resume again at once');
+  q.reset('hello');
+  assert.equal(q.accept({ type: 'catchup', epoch: 'e1', from: 9, seq: 12, series: [] }), 'apply');
+  assert.equal(q.accept(data(13)), 'apply');
 });
 
 test('buffer keeps each sample once, in order, bounded by count and age', () => {
@@ -114,7 +136,7 @@ test('model: new series are reported once, snapshot resets, points never duplica
   assert.deepEqual(out.created.map((x) => x.host), ['h2']);
   assert.deepEqual(out.appended.get(core.seriesKey('h1', 'cpu.percent')).map((p) => p.x), [3]);
   out = m.apply(data(4, [s('h1', 'cpu.percent', [9])]));
-  assert.equal(out.action, 'resync');
+  assert.equal(out.action, 'resume'); // 3 was skipped: ask for a catchup
   assert.equal(m.series.get(core.seriesKey('h1', 'cpu.percent')).buffer.points.length, 3);
   out = m.apply(snapshot(4, [s('h1', 'cpu.percent', [1, 2, 3, 9])]));
   assert.equal(out.created.length, 0);
