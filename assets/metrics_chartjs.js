@@ -91,11 +91,25 @@
       card.appendChild(box);
       card.appendChild(legend);
       insertSorted(sec.grid, card);
-      const unit = s.unit;
+      entry = { group: s.group, unit: s.unit, card: card, canvas: canvas, legend: legend, chart: null,
+        datasets: [], items: new Map(), legendDirty: true, decimation: '' };
+      charts.set(s.group, entry);
+      return entry;
+    }
+
+    /**
+     * The Chart.js chart of a card, made at its first draw rather than with the card: by then every
+     * card of the snapshot is in the grid, so the chart measures its final size. Made with the card, a
+     * chart measured the grid while it held fewer cards (wider columns), drew, and drew everything
+     * again when its ResizeObserver saw the real width (~1 s more for 1,000 series).
+     */
+    function ensureChart(entry) {
+      if (entry.chart) return entry.chart;
+      const unit = entry.unit;
       const t = themeColours();
-      const chart = new window.Chart(canvas, {
+      entry.chart = new window.Chart(entry.canvas, {
         type: 'line',
-        data: { datasets: [] },
+        data: { datasets: entry.datasets }, // the same array: datasets added before the chart exists
         options: {
           animation: false,
           parsing: false,
@@ -153,9 +167,7 @@
           },
         },
       });
-      entry = { group: s.group, unit: unit, card: card, legend: legend, chart: chart, items: new Map(), legendDirty: true, decimation: '' };
-      charts.set(s.group, entry);
-      return entry;
+      return entry.chart;
     }
 
     function colourOf(s) {
@@ -192,7 +204,7 @@
 
     /** Adds or drops the band of a shown series to match its buffer (tier data or raw). */
     function syncBand(entry, s) {
-      const list = entry.chart.data.datasets;
+      const list = entry.datasets;
       const has = list.some(function (d) { return d.band && d.seriesKey === s.key; });
       const wants = s.buffer.res > 0;
       if (wants === has) return;
@@ -202,7 +214,7 @@
     }
 
     function removeWhere(entry, pred) {
-      const list = entry.chart.data.datasets;
+      const list = entry.datasets;
       for (let i = list.length - 1; i >= 0; i--) if (pred(list[i])) list.splice(i, 1);
     }
 
@@ -244,7 +256,7 @@
       const ds = { label: s.label, data: s.buffer.points.slice(), epoch: s.buffer.epoch, seriesKey: s.key,
         hidden: app.hidden.has(s.key), pointRadius: 0, order: 0 };
       styleDataset(ds, s);
-      entry.chart.data.datasets.push(ds);
+      entry.datasets.push(ds);
       shown.set(s.key, entry);
       syncBand(entry, s);
       entry.legendDirty = true;
@@ -281,7 +293,7 @@
 
     function renderLegend(entry) {
       entry.legendDirty = false;
-      const keys = entry.chart.data.datasets.filter(function (d) { return !d.band; })
+      const keys = entry.datasets.filter(function (d) { return !d.band; })
         .map(function (d) { return d.seriesKey; });
       const wanted = new Set(keys);
       for (const [key, item] of entry.items) {
@@ -344,9 +356,11 @@
       else app.hidden.add(key);
       const entry = shown.get(key);
       if (!entry) return;
-      const list = entry.chart.data.datasets;
+      const list = entry.datasets;
       for (let i = 0; i < list.length; i++) {
-        if (list[i].seriesKey === key) entry.chart.setDatasetVisibility(i, !app.hidden.has(key));
+        if (list[i].seriesKey !== key) continue;
+        list[i].hidden = app.hidden.has(key);
+        if (entry.chart) entry.chart.setDatasetVisibility(i, !app.hidden.has(key));
       }
       const item = entry.items.get(key);
       if (item) styleLegendItem(item, app.model.series.get(key));
@@ -357,13 +371,18 @@
     // ------------------------------------------------------------ drawing ----------------------
     function plotWidth() {
       for (const entry of charts.values()) {
-        if (!entry.card.hidden && entry.chart.chartArea) return entry.chart.chartArea.right - entry.chart.chartArea.left;
+        if (!entry.card.hidden && entry.chart && entry.chart.chartArea) return entry.chart.chartArea.right - entry.chart.chartArea.left;
       }
       return 600;
     }
 
+    /**
+     * Browsers run no animation frames in a hidden tab, so no redraw happens there; the page does not
+     * lean on that alone: nothing is scheduled while document.hidden, and dashboard.js kicks the
+     * renderer on visibilitychange, which draws everything that arrived meanwhile in one go.
+     */
     function schedule() {
-      if (!dirty.size || raf || timer || app.paused || !app.isActive('chartjs')) return;
+      if (!dirty.size || raf || timer || app.paused || document.hidden || !app.isActive('chartjs')) return;
       const wait = lastDraw + core.redrawIntervalMs(app.windowMs, plotWidth()) - performance.now();
       const go = function () {
         timer = 0;
@@ -377,11 +396,11 @@
     }
 
     function configure(entry, now, width) {
-      const opts = entry.chart.options;
+      const opts = ensureChart(entry).options;
       opts.scales.x.min = now - app.windowMs;
       opts.scales.x.max = now;
       let most = 0;
-      for (const ds of entry.chart.data.datasets) {
+      for (const ds of entry.datasets) {
         const s = app.model.series.get(ds.seriesKey);
         if (s && s.buffer.points.length > most) most = s.buffer.points.length;
       }
@@ -395,7 +414,7 @@
 
     /** Redraws dirty charts (or `only`); `force` draws even while paused (user actions). */
     function draw(force, only) {
-      if (app.paused && !force) return;
+      if ((app.paused || document.hidden) && !force) return; // stays dirty: drawn when visible again
       const t0 = performance.now();
       const now = Date.now();
       const width = plotWidth();
@@ -407,7 +426,7 @@
           continue;
         }
         if (!app.paused || thaw) {
-          for (const ds of entry.chart.data.datasets) syncData(ds, app.model.series.get(ds.seriesKey));
+          for (const ds of entry.datasets) syncData(ds, app.model.series.get(ds.seriesKey));
         }
         configure(entry, now, width);
         entry.chart.update('none');
@@ -434,8 +453,8 @@
         reconcile();
         for (const [key, entry] of shown) syncBand(entry, app.model.series.get(key));
         for (const entry of charts.values()) {
-          for (let i = 0; i < entry.chart.data.datasets.length; i++) {
-            const ds = entry.chart.data.datasets[i];
+          for (let i = 0; i < entry.datasets.length; i++) {
+            const ds = entry.datasets[i];
             const s = app.model.series.get(ds.seriesKey);
             styleDataset(ds, s);
             ds.hidden = app.hidden.has(s.key);
@@ -480,7 +499,7 @@
           const entry = shown.get(key);
           const s = app.model.series.get(key);
           if (!entry || !s) continue;
-          for (const ds of entry.chart.data.datasets) if (ds.seriesKey === key) styleDataset(ds, s);
+          for (const ds of entry.datasets) if (ds.seriesKey === key) styleDataset(ds, s);
           const item = entry.items.get(key);
           if (item) styleLegendItem(item, s);
           dirty.add(entry);
@@ -497,6 +516,7 @@
       setTheme: function () {
         const t = themeColours();
         for (const entry of charts.values()) {
+          if (!entry.chart) continue; // made later, with the theme of then
           const sc = entry.chart.options.scales;
           for (const axis of [sc.x, sc.y]) {
             axis.ticks.color = t.muted;
@@ -518,10 +538,11 @@
       inspect: function () {
         const out = [];
         for (const entry of charts.values()) {
-          entry.chart.data.datasets.forEach(function (ds, i) {
+          entry.datasets.forEach(function (ds, i) {
             if (ds.band) return;
-            out.push({ group: entry.group, label: ds.label, drawn: entry.chart.getDatasetMeta(i).data.length,
-              hidden: !entry.chart.isDatasetVisible(i), colour: ds.borderColor });
+            const c = entry.chart;
+            out.push({ group: entry.group, label: ds.label, drawn: c ? c.getDatasetMeta(i).data.length : 0,
+              hidden: c ? !c.isDatasetVisible(i) : !!ds.hidden, colour: ds.borderColor });
           });
         }
         return out;

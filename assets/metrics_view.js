@@ -192,7 +192,21 @@
    * lightness is then moved until the line has 3:1 contrast (WCAG non-text) on the theme's
    * backgrounds.
    */
+  const colourCache = new Map(); // theme + name -> colour: the contrast search is costly, and asked
+  // for every legend item every second
+
   function colourFor(name, theme) {
+    const id = (theme === 'dark' ? 'd' : 'l') + name;
+    let hex = colourCache.get(id);
+    if (hex === undefined) {
+      hex = computeColour(name, theme);
+      if (colourCache.size > 20000) colourCache.clear();
+      colourCache.set(id, hex);
+    }
+    return hex;
+  }
+
+  function computeColour(name, theme) {
     const t = THEMES[theme] || THEMES.light;
     const numbers = (name.match(/\d+/g) || []).map(Number);
     const skeleton = name.replace(/\d+/g, '#');
