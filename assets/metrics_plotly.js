@@ -8,6 +8,13 @@
  * payload is in flight: the next is emitted only when the graph shows the last point of the previous
  * one, and whole rebuilds (Plotly.react: snapshot, new series, theme, resume) wait for the same.
  *
+ * Parity with Chart.js: bucketed series (long windows) get a min–max band (two traces filled one to
+ * the other, in the series' legend group, so a legend click hides both); y ticks at round numbers of
+ * the unit (binary prefixes for bytes, view.niceTicks / view.formatValue); the x axis spans the
+ * selected window; legend items are keyboard buttons (tab stop, arrows, Enter/Space, aria-pressed);
+ * stale series are grey and dotted with their age in the hover text (hovertemplate restyles redraw
+ * nothing: editType 'none').
+ *
  * Plotly renders a subset of HTML in names and titles, so untrusted names pass through
  * view.plotlyText (entities), which makes Plotly show them as the literal text.
  */
@@ -23,8 +30,13 @@
     const view = ns.view;
     const container = document.getElementById('plotly-root');
     const p = {
-      traceIndex: new Map(), // series key -> trace index
-      traceKeys: [], // trace index -> series key
+      traceIndex: new Map(), // series key -> index of its (mean) line trace
+      traceKeys: [], // trace index -> series key (band traces too)
+      bandIndex: new Map(), // series key -> [max trace, min trace] of a bucketed series
+      yBounds: new Map(), // group -> [bottom, top] of its axis: a point outside rebuilds the ticks
+      rangeAt: 0, // when the x axes were last moved (ms, Date.now())
+      legendFocus: null, // series key whose legend item has the tab stop
+      templates: new Map(), // trace index -> hovertemplate last set (ages change every second)
       pending: new Map(), // key -> points not yet sent
       inFlight: null, // Map trace index -> last x of the payload in flight
       rebuild: true,
@@ -87,12 +99,44 @@
     }
 
     function hoverTemplate(s) {
-      return '%{x|%H:%M:%S} %{text}' + (stale(s) ? ' — stale' : '') + '<extra>%{fullData.name}</extra>';
+      // '%' in a name would start a template field: Plotly reads %{…} only, so a lone % is safe
+      return '%{x|%H:%M:%S} %{text}' + (stale(s) ? ' — ' + view.staleText(s.staleAge) : '') +
+        '<extra>%{fullData.name}</extra>';
+    }
+
+    function colourOf(s) {
+      return stale(s) ? view.staleColour(app.theme) : view.colourFor(s.key, app.theme);
     }
 
     function lineOf(s) {
-      return { color: stale(s) ? view.staleColour(app.theme) : view.colourFor(s.key, app.theme), width: 1,
-        dash: stale(s) ? 'dot' : 'solid' };
+      return { color: colourOf(s), width: 1, dash: stale(s) ? 'dot' : 'solid' };
+    }
+
+    /** How often the x axes move: every second for short windows, up to every 5 s (0.1 % of 1 h). */
+    function moveEveryMs() {
+      return Math.max(1000, Math.min(5000, app.windowMs / 120));
+    }
+
+    /**
+     * The x range: the selected window, its right edge a little ahead of now (until the next move),
+     * so points arriving before then are on the plot. Moving the axes redraws every subplot, like an
+     * extendTraces does, so they move every few seconds rather than with every payload.
+     */
+    function xRange(now) {
+      const lead = moveEveryMs();
+      return [now + lead - app.windowMs, now + lead];
+    }
+
+    /** Round ticks of the unit over the group's values (from 0, like Chart.js's beginAtZero; % to 100). */
+    function yAxisFor(unit, lo, hi) {
+      lo = Math.min(0, lo);
+      hi = Math.max(unit === '%' ? 100 : 0, hi);
+      if (!(hi > lo)) hi = lo + 1;
+      const ticks = view.niceTicks(lo, hi, unit, 6) || [lo, hi];
+      return {
+        range: [ticks[0], ticks[ticks.length - 1]], autorange: false, tickmode: 'array', tickvals: ticks,
+        ticktext: ticks.map(function (v) { return view.formatValue(v, unit); }),
+      };
     }
 
     function rebuild(gd) {
@@ -120,14 +164,29 @@
         grid: { rows: rows, columns: columns, pattern: 'independent', roworder: 'top to bottom', ygap: 0.3 },
         annotations: [],
       };
+      const bounds = new Map();
+      for (const s of series) {
+        const b = bounds.get(s.group) || [Infinity, -Infinity];
+        for (const q of s.buffer.points) {
+          const lo = q.min !== undefined ? q.min : q.y;
+          const hi = q.max !== undefined ? q.max : q.y;
+          if (lo < b[0]) b[0] = lo;
+          if (hi > b[1]) b[1] = hi;
+        }
+        bounds.set(s.group, b);
+      }
+      const now = Date.now();
+      const range = xRange(now);
+      p.rangeAt = now;
+      p.yBounds.clear();
       groups.forEach(function (g, k) {
         const n = k === 0 ? '' : String(k + 1);
-        layout['xaxis' + n] = { type: 'date', gridcolor: t.grid, linecolor: t.grid, color: t.muted };
-        layout['yaxis' + n] = {
-          rangemode: 'tozero', gridcolor: t.grid, linecolor: t.grid, color: t.muted,
-          ticksuffix: g.unit === '%' ? ' %' : (g.unit ? ' ' + g.unit : ''),
-          tickformat: g.unit === '%' ? '' : '~s',
-        };
+        layout['xaxis' + n] = { type: 'date', gridcolor: t.grid, linecolor: t.grid, color: t.muted,
+          range: range.slice(), autorange: false };
+        const b = bounds.get(g.group);
+        const y = yAxisFor(g.unit, b[0], b[1]);
+        p.yBounds.set(g.group, y.range);
+        layout['yaxis' + n] = Object.assign({ gridcolor: t.grid, linecolor: t.grid, color: t.muted }, y);
         layout.annotations.push({
           text: view.plotlyText(view.chartTitle(g.family, g.unit, g.perInstance)), showarrow: false,
           xref: 'x' + n + ' domain', yref: 'y' + n + ' domain', x: 0, y: 1, xanchor: 'left', yanchor: 'bottom',
@@ -135,26 +194,47 @@
         });
       });
       p.traceIndex.clear();
+      p.bandIndex.clear();
+      p.templates.clear();
       p.traceKeys = [];
-      const traces = series.map(function (s, i) {
-        p.traceIndex.set(s.key, i);
-        p.traceKeys.push(s.key);
+      const traces = [];
+      for (const s of series) {
         const n = groupIndex.get(s.group) === 0 ? '' : String(groupIndex.get(s.group) + 1);
         const pts = s.buffer.points;
-        return {
+        const xs = pts.map(function (q) { return q.x; });
+        const visible = app.hidden.has(s.key) ? 'legendonly' : true;
+        if (s.buffer.res > 0) {
+          // The min–max band under a bucketed series: max, then min filled up to it ('tonexty').
+          // Live raw points (no min/max) continue the band at their value.
+          const band = { type: 'scatter', mode: 'lines', x: xs, xaxis: 'x' + n, yaxis: 'y' + n,
+            line: { width: 0, color: colourOf(s) }, hoverinfo: 'skip', showlegend: false,
+            legendgroup: s.key, visible: visible };
+          p.bandIndex.set(s.key, [traces.length, traces.length + 1]);
+          traces.push(Object.assign({}, band, { name: traceName(s) + ' (max)',
+            y: pts.map(function (q) { return q.max !== undefined ? q.max : q.y; }) }));
+          traces.push(Object.assign({}, band, { name: traceName(s) + ' (min)', fill: 'tonexty',
+            fillcolor: view.withAlpha(colourOf(s), app.theme === 'dark' ? 0.22 : 0.16),
+            y: pts.map(function (q) { return q.min !== undefined ? q.min : q.y; }) }));
+          p.traceKeys.push(s.key, s.key);
+        }
+        p.traceIndex.set(s.key, traces.length);
+        p.traceKeys.push(s.key);
+        p.templates.set(traces.length, hoverTemplate(s));
+        traces.push({
           type: 'scatter',
           mode: 'lines',
           name: traceName(s),
-          x: pts.map(function (q) { return q.x; }),
+          legendgroup: s.key,
+          x: xs,
           y: pts.map(function (q) { return q.y; }),
           text: pts.map(function (q) { return hoverText(s, q); }),
           hovertemplate: hoverTemplate(s),
           xaxis: 'x' + n,
           yaxis: 'y' + n,
           line: lineOf(s),
-          visible: app.hidden.has(s.key) ? 'legendonly' : true,
-        };
-      });
+          visible: visible,
+        });
+      }
       container.style.height = (rows * ROW_PX + 60 + Math.ceil(series.length / 4) * 18) + 'px';
       const started = performance.now();
       window.Plotly.react(gd, traces, layout, { displaylogo: false, responsive: true });
@@ -164,7 +244,10 @@
       if (!p.listening) {
         p.listening = true;
         gd.on('plotly_restyle', onRestyle); // legend clicks: remember hidden series across rebuilds
+        gd.on('plotly_afterplot', decorateLegend); // every redraw may have redrawn the legend
+        gd.addEventListener('keydown', onLegendKey);
       }
+      decorateLegend();
       p.rebuild = false;
       p.pending.clear();
       app.stats.draws += 1;
@@ -181,6 +264,77 @@
         if (v === 'legendonly' || v === false) app.hidden.add(key);
         else app.hidden.delete(key);
       });
+    }
+
+    // ------------------------------------------------------------ keyboard legend ------------
+    /** Legend items in trace order (band traces have none): [{el, key}]. */
+    function legendItems(gd) {
+      const out = [];
+      const nodes = gd.querySelectorAll('.legend g.traces');
+      nodes.forEach(function (node) {
+        const datum = node.__data__;
+        const trace = datum && datum[0] && datum[0].trace;
+        const key = trace ? p.traceKeys[trace.index] : undefined;
+        if (key !== undefined) out.push({ el: node, key: key });
+      });
+      return out;
+    }
+
+    /**
+     * Plotly's legend is SVG that only a mouse can use: each item becomes a button for keyboards
+     * and screen readers (one tab stop, arrows and Home/End move, Enter/Space toggles, aria-pressed
+     * says whether the series is shown, the label says its name and, when stale, its age).
+     */
+    function decorateLegend() {
+      const gd = graphDiv();
+      if (!gd) return;
+      const box = gd.querySelector('.legend');
+      if (box && !box.getAttribute('role')) {
+        box.setAttribute('role', 'group');
+        box.setAttribute('aria-label', 'Series (press to show or hide)');
+      }
+      const items = legendItems(gd);
+      if (!items.some(function (it) { return it.key === p.legendFocus; })) p.legendFocus = items.length ? items[0].key : null;
+      for (const it of items) {
+        const s = app.model.series.get(it.key);
+        if (!s) continue;
+        const hidden = app.hidden.has(it.key);
+        const label = s.label + (stale(s) ? ' (' + view.staleText(s.staleAge) + ')' : '');
+        const want = { role: 'button', tabindex: it.key === p.legendFocus ? '0' : '-1',
+          'aria-pressed': hidden ? 'false' : 'true', 'aria-label': label };
+        for (const name in want) if (it.el.getAttribute(name) !== want[name]) it.el.setAttribute(name, want[name]);
+        it.el.classList.add('legend-key');
+      }
+    }
+
+    function setVisible(gd, key, show) {
+      if (show) app.hidden.delete(key);
+      else app.hidden.add(key);
+      const idx = [p.traceIndex.get(key)].concat(p.bandIndex.get(key) || []).filter(function (i) { return i !== undefined; });
+      if (idx.length) window.Plotly.restyle(gd, { visible: show ? true : 'legendonly' }, idx);
+    }
+
+    function onLegendKey(ev) {
+      const gd = graphDiv();
+      const node = ev.target && ev.target.closest ? ev.target.closest('.legend g.traces') : null;
+      if (!gd || !node) return;
+      const items = legendItems(gd);
+      const i = items.findIndex(function (it) { return it.el === node; });
+      if (i < 0) return;
+      const moves = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1, Home: 'first', End: 'last' };
+      if (ev.key === 'Enter' || ev.key === ' ') {
+        ev.preventDefault();
+        p.legendFocus = items[i].key;
+        setVisible(gd, items[i].key, app.hidden.has(items[i].key));
+        return;
+      }
+      if (!(ev.key in moves)) return;
+      ev.preventDefault();
+      const step = moves[ev.key];
+      const j = step === 'first' ? 0 : step === 'last' ? items.length - 1 : (i + step + items.length) % items.length;
+      p.legendFocus = items[j].key;
+      decorateLegend();
+      items[j].el.focus();
     }
 
     /**
@@ -218,6 +372,17 @@
       if (p.rebuild) {
         rebuild(gd);
         return;
+      }
+      const now = Date.now();
+      if (now - p.rangeAt >= moveEveryMs() && p.traceIndex.size) {
+        const range = xRange(now);
+        const move = {};
+        const axes = Object.keys(gd.layout).filter(function (k) { return /^xaxis\d*$/.test(k); });
+        for (const ax of axes) move[ax + '.range'] = range.slice();
+        p.rangeAt = now;
+        const started = performance.now();
+        window.Plotly.relayout(gd, move);
+        p.cost = Math.max(p.cost * 0.5, performance.now() - started);
       }
       const payload = core.extendPayload(p.pending, p.traceIndex, function (key) {
         return app.model.series.get(key).buffer.points.length;
@@ -262,6 +427,10 @@
               p.rebuild = true; // a series that was empty has points again
               break;
             }
+            const b = p.yBounds.get(app.model.series.get(key).group);
+            for (const q of pts) {
+              if (b && (q.y > b[1] || q.y < b[0])) p.rebuild = true; // new ticks for the new range
+            }
             const list = p.pending.get(key);
             if (list) Array.prototype.push.apply(list, pts);
             else p.pending.set(key, pts.slice());
@@ -294,9 +463,38 @@
           dashes.push(line.dash);
           templates.push(hoverTemplate(s));
         }
-        if (idx.length) window.Plotly.restyle(gd, { 'line.color': colours, 'line.dash': dashes, hovertemplate: templates }, idx);
+        for (const key of keys) {
+          const band = p.bandIndex.get(key);
+          const s = app.model.series.get(key);
+          if (!band || !s) continue;
+          const c = colourOf(s);
+          window.Plotly.restyle(gd, { 'line.color': c }, band);
+          window.Plotly.restyle(gd, { fillcolor: view.withAlpha(c, app.theme === 'dark' ? 0.22 : 0.16) }, [band[1]]);
+        }
+        if (idx.length) {
+          window.Plotly.restyle(gd, { 'line.color': colours, 'line.dash': dashes, hovertemplate: templates }, idx);
+          idx.forEach(function (i, j) { p.templates.set(i, templates[j]); });
+        }
       },
-      refreshLegends: function () {},
+      /** Every second: stale ages in the hover texts (no redraw: editType 'none') and legend labels. */
+      refreshLegends: function () {
+        const gd = graphDiv();
+        if (!gd || p.rebuild || !app.isActive('plotly')) return;
+        const idx = [];
+        const templates = [];
+        for (const [key, i] of p.traceIndex) {
+          const s = app.model.series.get(key);
+          if (!s) continue;
+          const t = hoverTemplate(s);
+          if (p.templates.get(i) !== t) {
+            idx.push(i);
+            templates.push(t);
+            p.templates.set(i, t);
+          }
+        }
+        if (idx.length) window.Plotly.restyle(gd, { hovertemplate: templates }, idx);
+        decorateLegend();
+      },
       setTheme: function () {
         this.reset();
       },

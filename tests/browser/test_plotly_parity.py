@@ -1,0 +1,128 @@
+"""The Plotly fallback matches Chart.js where it counts (issue #5): a min–max band under bucketed
+series, ticks at round numbers of the unit (binary prefixes for bytes), an x axis spanning the
+selected window, legend items usable from the keyboard, stale series grey with their age in the hover
+text, same colours and names. Real Chromium against the real broker and relay (``--stale-seconds 3``).
+
+Points drawn exactly once through extendData: tests/browser/test_page.py.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from tests.browser.test_page import DEBUG, Stack, close_stack, now_ms, open_stack
+from tests.support import wait_for
+
+pytestmark = pytest.mark.browser
+
+MiB = 1024 * 1024
+HOST = "plot-1"
+
+# Plotly's own view of the graph: traces (name, fill, colour, visible, template) and axes.
+GRAPH = """() => {
+  const gd = document.querySelector('#plotly-graph .js-plotly-plot');
+  if (!gd || !gd.data || !gd.layout) return null;
+  const axes = {};
+  for (const k of Object.keys(gd.layout)) {
+    if (/^[xy]axis\\d*$/.test(k)) axes[k] = {range: gd.layout[k].range, ticktext: gd.layout[k].ticktext || null};
+  }
+  return {
+    traces: gd.data.map(t => ({name: t.name, fill: t.fill || null, colour: t.line && t.line.color,
+      dash: t.line && t.line.dash, visible: t.visible, template: t.hovertemplate || '', n: t.x.length,
+      yaxis: t.yaxis, xaxis: t.xaxis})),
+    axes,
+  };
+}"""
+LEGEND = """() => Array.from(document.querySelectorAll('#plotly-graph .legend g.traces')).map(g => ({
+  text: g.textContent, role: g.getAttribute('role'), tabindex: g.getAttribute('tabindex'),
+  pressed: g.getAttribute('aria-pressed'), label: g.getAttribute('aria-label')}))"""
+
+
+@pytest.fixture(scope="module")
+def stack(kafka_broker, tmp_path_factory) -> Iterator[Stack]:
+    s = open_stack(kafka_broker, tmp_path_factory.mktemp("plotly"), "--stale-seconds", "3")
+    yield s
+    close_stack(s)
+
+
+def graph(page):
+    return page.evaluate(GRAPH)
+
+
+def trace(g, name: str) -> dict:
+    return next(t for t in g["traces"] if t["name"] == name)
+
+
+def test_plotly_long_window_band_ticks_range_keyboard_legend_and_stale(page, stack):
+    now = now_ms()
+    sent = [now - 840_000 + i * 5000 for i in range(169)]  # 14 min of history, a sample every 5 s
+    stack.send(HOST, [(ts, {"cpu.percent": float(20 + i % 50), "net.rx_bytes_per_s": float((i % 7) * MiB)})
+                      for i, ts in enumerate(sent)])
+    page.goto(stack.url + "?renderer=plotly&window=1h")  # longer than the relay's raw 15 min: 10 s buckets
+    cpu, net = f"{HOST} · cpu.percent", f"{HOST} · net.rx_bytes_per_s"
+
+    def drawn():
+        g = graph(page)
+        names = {t["name"] for t in g["traces"]} if g else set()
+        return g if {cpu, net, cpu + " (max)", cpu + " (min)", net + " (max)", net + " (min)"} <= names else None
+
+    g = wait_for(drawn, 30, "both series with their min–max bands in the Plotly graph")
+    # the band: max, then min filled to it, in the series' colour family; hover skips it
+    assert trace(g, cpu + " (min)")["fill"] == "tonexty" and trace(g, cpu + " (max)")["fill"] is None
+    assert trace(g, cpu + " (min)")["n"] == trace(g, cpu)["n"] >= 80, "one band point per bucket"
+    series = {s["metric"]: s for s in page.evaluate(DEBUG)["series"] if s["host"] == HOST}
+    assert series["cpu.percent"]["res"] == 10_000
+
+    # y ticks: round numbers of the unit, binary prefixes for bytes, % up to 100
+    yaxis = {t["name"]: t["yaxis"].replace("y", "yaxis") for t in g["traces"]}
+    net_ticks = g["axes"][yaxis[net]]["ticktext"]
+    assert any(t.endswith("MiB/s") for t in net_ticks), net_ticks
+    assert all(re.fullmatch(r"\d+ (|Ki|Mi)B/s", t) for t in net_ticks), net_ticks
+    cpu_ticks = g["axes"][yaxis[cpu]]["ticktext"]
+    assert cpu_ticks[0] == "0 %" and cpu_ticks[-1] == "100 %", cpu_ticks
+
+    # x axis: the selected window, ending (at most a few seconds ahead of) now
+    xaxis = trace(g, cpu)["xaxis"].replace("x", "xaxis")
+    lo, hi = (page.evaluate("s => new Date(s.replace(' ', 'T') + 'Z').getTime()", v) if isinstance(v, str) else v
+              for v in g["axes"][xaxis]["range"])
+    assert hi - lo == pytest.approx(3_600_000, abs=1000), "the axis spans the selected hour"
+    assert now - 60_000 < hi < now_ms() + 10_000
+
+    # same colours and names as Chart.js: colour from the series name (or grey once stale)
+    expected = page.evaluate("""k => { const m = window.dash_clientside.metrics;
+        return [m.view.colourFor(k, 'light'), m.view.staleColour('light')]; }""", f"{HOST}\u001fcpu.percent")
+    assert trace(graph(page), cpu)["colour"] in expected
+
+    # keyboard: one tab stop on the legend; Enter hides the series and its band; arrows move; Space shows
+    wait_for(lambda: any(i["role"] == "button" for i in page.evaluate(LEGEND)), 10, "legend items as buttons")
+    items = page.evaluate(LEGEND)
+    assert [i["tabindex"] for i in items].count("0") == 1
+    page.locator("#plotly-graph .legend g.traces[tabindex='0']").focus()
+    first = page.evaluate("document.activeElement.textContent")
+    page.keyboard.press("Enter")
+    wait_for(lambda: trace(graph(page), first)["visible"] == "legendonly", 5, "Enter to hide the focused series")
+    assert trace(graph(page), first + " (max)")["visible"] == "legendonly", "its band goes with it"
+    wait_for(lambda: next(i for i in page.evaluate(LEGEND) if i["text"] == first)["pressed"] == "false", 5,
+             "aria-pressed to follow")
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate("document.activeElement.textContent") != first
+    page.keyboard.press("ArrowLeft")
+    assert page.evaluate("document.activeElement.textContent") == first
+    page.keyboard.press(" ")
+    wait_for(lambda: trace(graph(page), first)["visible"] is True, 5, "Space to show it again")
+
+    # the host sends nothing more: stale after 3 s, grey and dotted, its age in the hover text and legend
+    def stale():
+        t = trace(graph(page), cpu)
+        return t if re.search(r"stale: nothing for \d+ (s|min)", t["template"]) else None
+
+    t = wait_for(stale, 20, "the stale age in the hover text")
+    assert t["colour"] == expected[1] and t["dash"] == "dot"
+    age1 = re.search(r"nothing for (\d+)", t["template"]).group(1)
+    wait_for(lambda: re.search(r"nothing for (\d+)", trace(graph(page), cpu)["template"]).group(1) != age1, 10,
+             "the age to move on without a rebuild")
+    assert any("stale: nothing for" in (i["label"] or "") for i in page.evaluate(LEGEND) if i["text"] == cpu)
+    assert page.errors == []
