@@ -139,6 +139,10 @@ class Hub:
         self.bytes_sent = 0
         self.frames_encoded = 0
         self.snapshots_sent = 0
+        self.snapshots_reused = 0
+        # Snapshots encoded since the last tick, per subscription: pages that connect together (a
+        # relay restart, a proxy reconnecting everyone) share one encoding while nothing changed.
+        self._snapshots: dict[Subscription, str] = {}
         self.resumes = 0
         self.resumes_refused = 0
         self.coalesced_frames = 0
@@ -178,6 +182,7 @@ class Hub:
         if now - self._last_prune >= PRUNE_INTERVAL_S:
             self._last_prune = now
             self.store.prune(now_ms)
+            self._snapshots.clear()
         if batch.points:
             for group in self._groups.values():
                 group.take(batch)
@@ -185,6 +190,7 @@ class Hub:
         if not batch.points and not due:
             return 0
         self.seq += 1
+        self._snapshots.clear()
         if batch.points:
             self._ring.append((self.seq, batch))
             self._ring_points += len(batch)
@@ -305,6 +311,8 @@ class Hub:
             ("bytes_sent_total", "Bytes of frames queued to clients.", self.bytes_sent),
             ("frames_encoded_total", "Data frames encoded (once per group and tick).", self.frames_encoded),
             ("snapshots_total", "Snapshots sent.", self.snapshots_sent),
+            ("snapshots_reused_total", "Snapshots that reused one encoded since the last tick.",
+             self.snapshots_reused),
             ("resumes_total", "Reconnects served with exactly the missing points.", self.resumes),
             ("resumes_refused_total", "Reconnects too far behind (or after a restart): snapshot.",
              self.resumes_refused),
@@ -341,12 +349,17 @@ class Hub:
             client.group = None
 
     def snapshot(self, sub: Subscription = ALL) -> str:
+        self.snapshots_sent += 1
+        frame = self._snapshots.get(sub)
+        if frame is not None:  # the store has not changed since it was encoded
+            self.snapshots_reused += 1
+            return frame
         # Late arrivals older than the window (replayed history, a producer's backlog) are not news.
         self.store.prune(self._clock_ms())
-        self.snapshots_sent += 1
         series = self.store.snapshot(sub.keep,
                                      window_ms=sub.window * 1000 or None, now_ms=self._clock_ms())
-        return protocol.snapshot_frame(self.epoch, self.seq, series, self.status()).decode()
+        frame = self._snapshots[sub] = protocol.snapshot_frame(self.epoch, self.seq, series, self.status()).decode()
+        return frame
 
     def _catchup(self, since: int, sub: Subscription) -> str | None:
         """Every point of ticks after ``since`` for ``sub``, or None when the ring no longer has them."""

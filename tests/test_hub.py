@@ -341,3 +341,27 @@ def test_clients_offering_deflate_share_one_compressed_frame(app):
         got = [recv_until(ws, lambda f: f["type"] == "data" and f["series"]) for ws in (a, b)]
         assert got[0] == got[1] and len(got[0]["series"]) == 80
         assert wsdeflate.CACHE.hits > reused
+
+
+def test_pages_asking_together_share_one_snapshot_until_the_next_tick():
+    store = SeriesStore(10**9, 1000, 100)
+    hub = Hub(store, 0.1, lambda: {}, clock_ms=lambda: 0, clock=lambda: 0.0)
+    hub.submit([Sample("h", 1, 0, {"m": 1.0})])
+    hub.tick(now=0.1)
+    clients = [_Client(0.0) for _ in range(3)]
+    for c in clients:
+        hub.handle(c, ClientRequest("ready"))
+    frames = [c.queue.get_nowait() for c in clients]
+    assert frames[0] is frames[1] is frames[2]
+    assert (hub.snapshots_sent, hub.snapshots_reused) == (3, 2)
+    other = _Client(0.0)
+    hub.handle(other, ClientRequest("subscribe", Subscription(hosts=("x*",))))
+    assert orjson.loads(other.queue.get_nowait())["series"] == []  # another subscription: its own
+    hub.submit([Sample("h", 2, 1, {"m": 2.0})])
+    hub.tick(now=0.2)
+    for c in clients:
+        c.queue.get_nowait()  # the data frame
+    late = _Client(0.0)
+    hub.handle(late, ClientRequest("ready"))
+    snap = orjson.loads(late.queue.get_nowait())
+    assert snap["seq"] == hub.seq and snap["series"][0]["ts"] == [1, 2]  # a tick later: encoded anew
