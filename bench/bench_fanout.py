@@ -87,6 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--metrics", type=int, default=20)
     p.add_argument("--phase", choices=("aligned", "spread"), default="aligned")
     p.add_argument("--no-deflate", action="store_true", help="clients do not offer permessage-deflate")
+    p.add_argument("--ws-compression", choices=("shared", "connection", "off"), default="shared",
+                   help="the relay's DASH_WS_COMPRESSION [shared, its default]")
     p.add_argument("--hosts-per-client", type=int, default=0,
                    help="each client subscribes to this many hosts (round robin); 0: everything [0]")
     args = p.parse_args(argv)
@@ -97,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     header(f"Fan-out: {n:,} WebSocket clients on one relay process", args)
     with workdir("fanout", args.keep) as tmp, kafka(tmp) as broker:
         topic = new_topic(broker)
-        dash = Dashboard(tmp, broker.bootstrap_servers, topic)
+        dash = Dashboard(tmp, broker.bootstrap_servers, topic, "--ws-compression", args.ws_compression)
         fleet = cp = None
         try:
             dash.wait_up()
@@ -153,7 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{n:,} clients ({args.detailed} detailed), {args.hosts} hosts × {args.metrics} metrics at 1 Hz "
           f"({args.phase}), phase A {seconds:.0f} s, phase B {stall_seconds:.0f} s, "
           f"connect: {connect_s:.1f} s for all, "
-          f"clients {'without' if args.no_deflate else 'with'} permessage-deflate, each subscribed to "
+          f"clients {'without' if args.no_deflate else 'with'} permessage-deflate "
+          f"(relay DASH_WS_COMPRESSION={args.ws_compression}), each subscribed to "
           f"{f'{args.hosts_per_client} host(s)' if args.hosts_per_client else 'everything'}")
     print()
     print(table(["", "A: all reading", f"B: {args.stalled} stalled"],

@@ -42,6 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--phase", choices=("spread", "aligned"), default="spread",
                    help="hosts send at i/n of each second (spread) or all at once (aligned)")
     p.add_argument("--no-deflate", action="store_true", help="clients do not offer permessage-deflate")
+    p.add_argument("--ws-compression", choices=("shared", "connection", "off"), default="shared",
+                   help="the relay's DASH_WS_COMPRESSION [shared, its default]")
+    p.add_argument("--frame-interval", type=float, default=0.1, help="the relay's DASH_FRAME_INTERVAL [0.1]")
     args = p.parse_args(argv)
     seconds = args.seconds or (10.0 if args.quick else 30.0)
     counts = [int(x) for x in args.clients.split(",")]
@@ -50,7 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = []
     with workdir("latency", args.keep) as tmp, kafka(tmp) as broker:
         topic = new_topic(broker)
-        dash = Dashboard(tmp, broker.bootstrap_servers, topic)
+        dash = Dashboard(tmp, broker.bootstrap_servers, topic, "--ws-compression", args.ws_compression,
+                         "--frame-interval", str(args.frame_interval))
         fleet = hop = None
         try:
             dash.wait_up()
@@ -91,7 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 fleet.stop()
             dash.stop()
     print(f"{args.hosts} hosts × {args.metrics} metrics at 1 Hz ({args.phase}), {seconds:.0f} s per phase, "
-          f"clients {'without' if args.no_deflate else 'with'} permessage-deflate (as browsers)")
+          f"clients {'without' if args.no_deflate else 'with'} permessage-deflate (as browsers); relay "
+          f"DASH_WS_COMPRESSION={args.ws_compression}, DASH_FRAME_INTERVAL={args.frame_interval:g}")
     print()
     print(table(["clients", "Kafka hop p50 / p99 ms", "points timed", "p50 ms", "p90 ms", "p99 ms", "max ms",
                  "newest-point age p50 ms", "frames/s per client", "gaps", "points delivered / produced",

@@ -90,6 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--hosts", type=int, default=50)
     p.add_argument("--metrics", type=int, default=20)
     p.add_argument("--poll-server", choices=("uvicorn", "flask"), default="uvicorn")
+    p.add_argument("--ws-compression", choices=("shared", "connection", "off"), default="shared",
+                   help="the relay's DASH_WS_COMPRESSION [shared, its default]")
+    p.add_argument("--frame-interval", type=float, default=0.1, help="the relay's DASH_FRAME_INTERVAL [0.1]")
     args = p.parse_args(argv)
     n = args.clients or (20 if args.quick else 50)
     seconds = args.seconds or (12.0 if args.quick else 30.0)
@@ -98,7 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with workdir("push-poll", args.keep) as tmp, kafka(tmp) as broker:
         topic = new_topic(broker)
         bs = broker.bootstrap_servers
-        dash = Dashboard(tmp, bs, topic)
+        dash = Dashboard(tmp, bs, topic, "--ws-compression", args.ws_compression,
+                         "--frame-interval", str(args.frame_interval))
         peer_port = pick_free_ports(1)[0]
         peer_url = f"http://127.0.0.1:{peer_port}/"
         peer = Child(["-m", "bench.poll_peer", "--port", str(peer_port), "--bootstrap-servers", bs, "--topic", topic,
@@ -167,13 +171,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         row("clients closed / gaps", lambda r: f"{r['closed']} / {r['gaps']}"),
     ]
     print(f"{n} clients per phase, {seconds:.0f} s each; {args.hosts} hosts × {args.metrics} metrics at 1 Hz "
-          f"(spread); poll peer served by {args.poll_server}")
+          f"(spread); poll peer served by {args.poll_server}; relay DASH_WS_COMPRESSION={args.ws_compression}, "
+          f"DASH_FRAME_INTERVAL={args.frame_interval:g}")
     print()
     print(table(["", "push (relay)", "poll (Dash Interval)", "poll / push", "push, clients without deflate"],
                 rows))
     print()
-    print("Browsers offer permessage-deflate and uvicorn accepts it, so the push column is what pages get; the "
-          "last column shows what the per-connection compression costs the relay. Freshness is per point: "
+    print("Browsers offer permessage-deflate and the relay accepts it, so the push column is what pages get; the "
+          "last column shows what compression costs the relay. Freshness is per point: "
           "with 50 hosts spread over each second, the newest point of any message is always recent, so that "
           "row says little.")
     print()
