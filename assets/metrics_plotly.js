@@ -448,6 +448,7 @@
       },
       restyle: function (keys) {
         const gd = graphDiv();
+        if (document.hidden && gd) p.rebuild = true; // nothing is drawn in a hidden tab: rebuilt when shown
         if (!gd || p.rebuild || app.paused || !app.isActive('plotly')) return;
         const idx = [];
         const colours = [];
@@ -479,7 +480,7 @@
       /** Every second: stale ages in the hover texts (no redraw: editType 'none') and legend labels. */
       refreshLegends: function () {
         const gd = graphDiv();
-        if (!gd || p.rebuild || !app.isActive('plotly')) return;
+        if (!gd || p.rebuild || document.hidden || !app.isActive('plotly')) return;
         const idx = [];
         const templates = [];
         for (const [key, i] of p.traceIndex) {

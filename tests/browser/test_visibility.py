@@ -59,7 +59,7 @@ COUNT_DRAWS = """renderer => {
     obj[name] = function () { window.__draws += 1; return f.apply(this, arguments); };
   };
   if (renderer === 'chartjs') wrap(Chart.prototype, 'update');
-  else ['react', 'extendTraces', 'relayout', 'redraw', 'newPlot'].forEach(n => wrap(window.Plotly, n));
+  else ['react', 'extendTraces', 'relayout', 'restyle', 'redraw', 'newPlot'].forEach(n => wrap(window.Plotly, n));
 }"""
 
 PLOTLY_DRAWN = """host => { const gd = document.querySelector('#plotly-graph .js-plotly-plot');
