@@ -67,9 +67,13 @@ clean:
 	rm -rf $(VENV) broker/libs .run
 
 # The host agent as a systemd service (run as root; see docs/deployment.md). Not part of `make test`.
-.PHONY: install-producer uninstall-producer
+.PHONY: install-producer uninstall-producer systemd-check
 install-producer:
 	sh producer/systemd/install.sh install
 
 uninstall-producer:
 	sh producer/systemd/install.sh uninstall
+
+# The installed unit under a real systemd booted in namespaces (root, debootstrap, network; ~4 min).
+systemd-check: setup broker-libs
+	$(PY) -m producer.systemd.check

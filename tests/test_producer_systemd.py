@@ -101,8 +101,10 @@ def test_install_stages_venv_package_unit_and_private_settings(staged: Path) -> 
     assert stat.S_IMODE(conf.stat().st_mode) == 0o600  # it may hold a SASL password
     assert (staged / "opt" / "metrics-producer" / "bin" / "python").exists()
     package = _site_packages(staged) / "producer"
+    # everything but the unit's own directory: systemd/check.py needs the repo (broker launcher)
     shipped = {p.relative_to(ROOT / "producer") for p in (ROOT / "producer").rglob("*.py")
-               if "__pycache__" not in p.parts}  # fmt: skip
+               if "__pycache__" not in p.parts and "systemd" not in p.parts}  # fmt: skip
+    assert Path("systemd/check.py") not in {p.relative_to(package) for p in package.rglob("*.py")}
     assert {p.relative_to(package) for p in package.rglob("*.py")} == shipped
     assert list(package.rglob("*.pyc")), "compiled at install time (the service cannot write them)"
 
@@ -201,3 +203,16 @@ def test_sample_env_file_uncommented_gives_the_defaults() -> None:
     assert config.load({}, settings) == config.load({}, {})  # the documented values are the defaults
     kafka = config.load({}, variables).kafka  # and the Kafka lines are valid passthrough settings
     assert kafka["acks"] == "all" and kafka["message.timeout.ms"] == "0"
+
+
+def test_systemd_check_counts_runs_and_catches_lost_or_duplicated_samples() -> None:
+    from producer.systemd.check import CheckFailed, check_contiguous
+
+    def rows(*seqs: int) -> list[dict[str, int]]:
+        return [{"seq": s, "ts": 1000 * i} for i, s in enumerate(seqs)]
+
+    assert check_contiguous(rows(0, 1, 2, 0, 1)) == (2, 5)  # a restart numbers from 0 again
+    with pytest.raises(CheckFailed, match=r"missing \[2\]"):
+        check_contiguous(rows(0, 1, 3, 4))
+    with pytest.raises(CheckFailed, match="lost or duplicated"):
+        check_contiguous(rows(0, 1, 1, 2))

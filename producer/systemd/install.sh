@@ -51,8 +51,9 @@ do_install() {
     fi
     site=$("$root/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
     rm -rf "$site/producer"
-    # the package itself, without tests, caches or anything else from the checkout
-    (cd "$SRC" && find producer -name '__pycache__' -prune -o -type f -name '*.py' -print) | while read -r f; do
+    # the package itself, without caches, the unit's own files (systemd/check.py runs from the checkout)
+    # or anything else from the checkout
+    (cd "$SRC" && find producer \( -name '__pycache__' -o -path producer/systemd \) -prune -o -type f -name '*.py' -print) | while read -r f; do
         install -D -m 0644 "$SRC/$f" "$site/$f"
     done
     "$root/bin/python" -m compileall -q "$site/producer"  # the service cannot write .pyc files
