@@ -541,6 +541,15 @@
   }
 
   /**
+   * How often the Plotly fallback moves its x axes (each move redraws every subplot, like an
+   * extendTraces): every second for a 1 min window, up to every 5 s (0.1 % of an hour). The axis's
+   * right edge is this far ahead of now, so points arriving until the next move are on the plot.
+   */
+  function axisMoveMs(windowMs) {
+    return Math.max(1000, Math.min(5000, windowMs / 120));
+  }
+
+  /**
    * Chart.js decimation for `points` per series in a plot `widthPx` wide: off while the line has at
    * most one point per pixel; otherwise LTTB down to one point per pixel. Measured in headless
    * Chromium (bench/bench_page.py): per-pixel LTTB draws 50 × 3,600 points in ~1/6 of the time of the
@@ -576,5 +585,6 @@
     staleAge: staleAge,
     redrawIntervalMs: redrawIntervalMs,
     decimationFor: decimationFor,
+    axisMoveMs: axisMoveMs,
   };
 }));

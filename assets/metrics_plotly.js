@@ -112,9 +112,8 @@
       return { color: colourOf(s), width: 1, dash: stale(s) ? 'dot' : 'solid' };
     }
 
-    /** How often the x axes move: every second for short windows, up to every 5 s (0.1 % of 1 h). */
     function moveEveryMs() {
-      return Math.max(1000, Math.min(5000, app.windowMs / 120));
+      return core.axisMoveMs(app.windowMs);
     }
 
     /**
@@ -129,14 +128,8 @@
 
     /** Round ticks of the unit over the group's values (from 0, like Chart.js's beginAtZero; % to 100). */
     function yAxisFor(unit, lo, hi) {
-      lo = Math.min(0, lo);
-      hi = Math.max(unit === '%' ? 100 : 0, hi);
-      if (!(hi > lo)) hi = lo + 1;
-      const ticks = view.niceTicks(lo, hi, unit, 6) || [lo, hi];
-      return {
-        range: [ticks[0], ticks[ticks.length - 1]], autorange: false, tickmode: 'array', tickvals: ticks,
-        ticktext: ticks.map(function (v) { return view.formatValue(v, unit); }),
-      };
+      const a = view.unitAxis(unit, lo, hi);
+      return { range: a.range, autorange: false, tickmode: 'array', tickvals: a.ticks, ticktext: a.labels };
     }
 
     function rebuild(gd) {

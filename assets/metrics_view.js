@@ -129,6 +129,20 @@
     return out;
   }
 
+  /**
+   * A value axis from 0 (or below, for negative values) up to at least the data, % up to at least
+   * 100: its range and its ticks at round numbers of the unit with their labels. Chart.js gets the
+   * same through beginAtZero, suggestedMax and niceTicks; Plotly takes it as tickvals/ticktext.
+   */
+  function unitAxis(unit, lo, hi) {
+    lo = Math.min(0, isFinite(lo) ? lo : 0);
+    hi = Math.max(unit === '%' ? 100 : 0, isFinite(hi) ? hi : 0);
+    if (!(hi > lo)) hi = lo + 1;
+    const ticks = niceTicks(lo, hi, unit, 6) || [lo, hi];
+    return { range: [ticks[0], ticks[ticks.length - 1]], ticks: ticks,
+      labels: ticks.map(function (v) { return formatValue(v, unit); }) };
+  }
+
   // ------------------------------------------------------------------ colours ------------------
   /** FNV-1a, 32 bit: small, fast, and the same in every browser, so every viewer sees the same colour. */
   function hash32(text) {
@@ -403,6 +417,7 @@
     chartOrder: chartOrder,
     chartTitle: chartTitle,
     niceTicks: niceTicks,
+    unitAxis: unitAxis,
     hash32: hash32,
     hslToRgb: hslToRgb,
     contrastRatio: contrastRatio,

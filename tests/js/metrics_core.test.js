@@ -322,3 +322,10 @@ test('freshness: a host is stale after staleAfter s without a live point, on the
   f.status(null, ['web-1'], 130000); // frames without status change nothing
   assert.equal(f.age('web-1', 130000), 10);
 });
+
+test('the Plotly x axes move every second for short windows, at most every 5 s', () => {
+  assert.equal(core.axisMoveMs(60 * 1000), 1000);
+  assert.equal(core.axisMoveMs(5 * 60 * 1000), 2500);
+  assert.equal(core.axisMoveMs(15 * 60 * 1000), 5000);
+  assert.equal(core.axisMoveMs(24 * 3600 * 1000), 5000);
+});

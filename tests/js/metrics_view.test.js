@@ -182,3 +182,17 @@ test('empty states say what to do', () => {
 test('names for Plotly are entity-escaped so they show as typed', () => {
   assert.equal(view.plotlyText('<img src=x onerror=alert(1)> & co'), '&lt;img src=x onerror=alert(1)&gt; &amp; co');
 });
+
+test('unitAxis: the Plotly fallback gets the same round ticks and labels as Chart.js', () => {
+  const MiB = 1024 * 1024;
+  const bytes = view.unitAxis('B/s', 0, 5.5 * MiB);
+  assert.deepEqual(bytes.labels, ['0 B/s', '2 MiB/s', '4 MiB/s', '6 MiB/s']); // binary steps, as in Chart.js
+  assert.deepEqual(bytes.range, [0, 6 * MiB]);
+  const pct = view.unitAxis('%', 3, 42);
+  assert.deepEqual(pct.range, [0, 100], 'percent runs to 100 like suggestedMax in Chart.js');
+  assert.equal(pct.labels[pct.labels.length - 1], '100 %');
+  assert.deepEqual(view.unitAxis('%', 0, 130).range.map((v) => v >= 130), [false, true], 'above 100 when the data is');
+  assert.deepEqual(view.unitAxis('ops/s', 0, 0).range, [0, 1], 'a flat zero line still gets an axis');
+  assert.equal(view.unitAxis('', -4, 3).range[0] <= -4, true, 'negative values stay on the axis');
+  assert.deepEqual(view.unitAxis('B', Infinity, -Infinity).range, [0, 1], 'no points: a unit axis');
+});
