@@ -254,7 +254,9 @@ def test_a_picked_port_taken_before_kafka_binds_it_is_picked_again(
         taken = squatter.getsockname()[1]
         picks = iter([[taken, real_pick(1)[0]]])  # first pick: someone grabbed the port meanwhile
         monkeypatch.setattr(launcher, "pick_free_ports", lambda n, host: next(picks, None) or real_pick(n, host))
-        broker = KafkaBroker(data_dir=tmp_path / "kafka").start()
+        # Two JVM starts (the first dies on the taken port) share start()'s budget: 90 s by default
+        # ran out on a loaded 2-core machine before the second broker was up.
+        broker = KafkaBroker(data_dir=tmp_path / "kafka").start(timeout=300)
         try:
             assert broker.port != taken
             assert "Address already in use" in broker.stdout_log.read_text()  # the first try failed
