@@ -422,8 +422,14 @@
       app.stats.fullDrawAt = null; // set by the renderer's first complete draw after this
     }
     if (result.reset) app.awaitingWindow = false;
+    if (result.action === 'apply') app.resumesLost = 0;
     if (result.action === 'resync') ask('snapshot');
-    else if (result.action === 'resume') ask('resume');
+    else if (result.action === 'resume') {
+      // A refused resume (a restarted relay) is answered with a snapshot on the live subscription,
+      // which a data frame may overwrite again and again: after two lost answers, ask quietly.
+      app.resumesLost = (app.resumesLost || 0) + 1;
+      ask(app.resumesLost > 2 ? 'snapshot' : 'resume');
+    }
     else if (app.quiet && (frame.type === 'snapshot' || frame.type === 'catchup') && result.action === 'apply') {
       ask('resume'); // the answer on the quiet subscription is in: live frames from here
     }
