@@ -82,15 +82,22 @@ def test_control_frames_and_fragmented_messages_still_work():
     assert client.decode(server.encode(Frame(OP_TEXT, one))).data == one
 
 
-def test_the_cache_is_bounded_and_large_messages_bypass_it():
-    cache = FrameCache(max_bytes=10_000, max_entries=3)
+def test_the_cache_is_bounded_in_bytes_entries_and_age(monkeypatch):
+    now = [0.0]
+    cache = FrameCache(max_bytes=10_000, max_entries=3, max_age=10.0, clock=lambda: now[0])
     for i in range(10):
         cache.compress(b"%d" % i * 1000, 12, {})
-    assert len(cache._entries) <= 3 and cache._bytes <= 10_000
-    big = b"x" * (wsdeflate.CACHE_MAX_FRAME + 1)
+    assert len(cache) <= 3 and cache._bytes <= 10_000
+    cache.compress(b"9" * 1000, 12, {})
+    assert cache.hits == 1
+    now[0] = 11.0
+    cache.compress(b"new", 12, {})
+    assert len(cache) == 1, "entries older than max_age are gone"
+    monkeypatch.setattr(wsdeflate, "CACHE_MAX_FRAME", 50_000)
+    big = b"x" * 50_001
     out = cache.compress(big, 12, {})
     assert zlib.decompressobj(wbits=-12).decompress(out + b"\x00\x00\xff\xff") == big
-    assert all(len(key[2]) < len(big) for key in cache._entries)
+    assert len(cache) == 1, "messages over CACHE_MAX_FRAME are not kept"
 
 
 def test_connection_mode_keeps_websockets_own_extension():
