@@ -153,7 +153,9 @@ def test_broker_absent_at_start_keeps_newest_drops_oldest_and_delivers_once_it_a
     finally:
         agent.close()
     assert code == 0, agent.log()[-3000:]
-    assert final["refused"] == 0
+    # Known to fail when the broker is absent for more than ~30 s (a slow start on a loaded machine):
+    # the first window is refused with "Broker: Unknown topic or partition" on the auto-created topic.
+    assert final["refused"] == 0, agent.log()[-3000:]
     assert final["delivered"] + final["dropped"] == final["sampled"], final
 
     samples = _samples(broker.bootstrap_servers, topic, final["delivered"])
