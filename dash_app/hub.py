@@ -281,6 +281,8 @@ class Hub:
                     self.tick(started)
                 except Exception:
                     log.exception("hub tick failed")  # keep ticking: one bad batch must not stop the page
+                    await asyncio.sleep(self.frame_interval)  # but not early: no tight loop of failures
+                    continue
                 while (left := started + self.frame_interval - self._clock()) > 0:
                     wake.clear()
                     wait = left
