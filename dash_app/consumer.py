@@ -234,7 +234,9 @@ class MetricsConsumer:
             _low, high = consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=5.0)
             key = (tp.topic, tp.partition)
             if tp.offset < 0:  # no message at or after start_ms in this partition: follow live
-                tp.offset = OFFSET_END
+                # from the watermark read now, not OFFSET_END: librdkafka resolves that only after
+                # assign(), so a message written between "connected" and then would be skipped
+                tp.offset = high if high >= 0 else OFFSET_END
                 self._backfill_start[key] = high
             else:
                 self._backfill_start[key] = tp.offset

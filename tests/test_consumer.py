@@ -78,3 +78,35 @@ def test_authentication_failure_is_named_in_the_state():
     c.on_error(KafkaError(KafkaError._AUTHENTICATION, "SASL authentication error: Authentication failed"))
     assert c.state == "disconnected"
     assert c.detail.startswith("authentication failed")
+
+
+class _FakeKafka:
+    """Just enough of confluent_kafka.Consumer for `_assign`: partition 0 has history, 1 has none."""
+
+    def __init__(self):
+        self.assigned = None
+
+    def list_topics(self, topic, timeout):
+        from types import SimpleNamespace
+        return SimpleNamespace(topics={topic: SimpleNamespace(error=None, partitions={0: None, 1: None})})
+
+    def offsets_for_times(self, wanted, timeout):
+        from confluent_kafka import TopicPartition
+        return [TopicPartition(tp.topic, tp.partition, 5 if tp.partition == 0 else -1) for tp in wanted]
+
+    def get_watermark_offsets(self, tp, timeout):
+        return (0, 7 if tp.partition == 0 else 42)
+
+    def assign(self, partitions):
+        self.assigned = {tp.partition: tp.offset for tp in partitions}
+
+
+def test_a_partition_without_history_starts_at_its_watermark_not_at_end():
+    # OFFSET_END is resolved by librdkafka after assign(): a message written between the watermark
+    # read and that moment (e.g. right after /healthz said "connected") would never be read.
+    c, _ = make()
+    fake = _FakeKafka()
+    c._assign(fake)
+    assert fake.assigned == {0: 5, 1: 42}
+    assert c.state == "connected" and c.assigned_partitions == 2
+    assert c._backfill_start == {("t", 0): 5, ("t", 1): 42} and c._backfill_target == {("t", 0): 7, ("t", 1): 42}
