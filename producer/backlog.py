@@ -37,6 +37,10 @@ class Backlog(Generic[T]):
         self._items.append(item)
         return dropped
 
+    def requeue(self, items: list[T]) -> None:
+        """Put `items` (oldest first) back in front: samples handed out that must be sent again."""
+        self._items.extendleft(reversed(items))
+
     def peek(self) -> T:
         return self._items[0]
 

@@ -46,6 +46,10 @@ _FLUSH_SLICE = 0.1
 _PURGED = frozenset({KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT})
 # produce() refusals that may pass (the topic is being created): the sample stays in the backlog.
 _NOT_YET = frozenset({KafkaError._UNKNOWN_TOPIC, KafkaError._UNKNOWN_PARTITION})
+# The same news in a delivery report: samples produced while the broker was away (it may auto-create
+# the topic only when it is back) fail once librdkafka has waited `topic.metadata.propagation.max.ms`
+# (30 s). They go back to the front of the backlog, in order, and are produced again.
+_RETRY_DELIVERY = _NOT_YET | {KafkaError.UNKNOWN_TOPIC_OR_PART}
 
 Level = Literal["ignore", "warn", "error"]
 
@@ -199,6 +203,7 @@ class KafkaSink:
         self._backlog: Backlog[tuple[bytes, bytes]] = Backlog(capacity)
         self._window = max(1, min(IN_FLIGHT_MAX, capacity // 2))
         self._in_flight = 0  # produced, delivery report not yet served
+        self._retry: list[tuple[bytes, bytes]] = []  # in-flight samples to produce again (topic not yet there)
         self._holding = False  # the backlog is in use (Kafka is not keeping up)
         self.stats = DeliveryStats()
         self.last_error: KafkaError | None = None  # latest error worth logging, of any kind
@@ -213,7 +218,7 @@ class KafkaSink:
     @property
     def pending(self) -> int:
         """Samples held: in the backlog plus handed to librdkafka and not yet acknowledged."""
-        return len(self._backlog) + self._in_flight
+        return len(self._backlog) + self._in_flight + len(self._retry)
 
     @property
     def capacity(self) -> int:
@@ -254,6 +259,9 @@ class KafkaSink:
 
     def _pump(self) -> None:
         """Move samples from the backlog to librdkafka, in order, while the in-flight window has room."""
+        if self._retry:  # delivery reports come in produce order: put them back before the rest
+            self._backlog.requeue(self._retry)
+            self._retry = []
         while self._backlog and self._in_flight < self._window:
             key, value = self._backlog.peek()
             try:
@@ -301,7 +309,8 @@ class KafkaSink:
         remaining = self.pending
         if remaining:
             log.warning("%d sample(s) not delivered within %.1f s; dropping them", remaining, timeout)
-            self.stats.dropped += self._backlog.clear()
+            self.stats.dropped += self._backlog.clear() + len(self._retry)
+            self._retry = []
             client.purge(in_queue=True, in_flight=True, blocking=False)
             client.poll(0)  # their delivery reports (purged) are counted as dropped
         self._client = None
@@ -323,6 +332,10 @@ class KafkaSink:
             return
         if err.code() in _PURGED:  # we gave up on it at close()
             self.stats.dropped += 1
+            return
+        if err.code() in _RETRY_DELIVERY and msg is not None:
+            self._retry.append((msg.key() or b"", msg.value() or b""))
+            self._note(err, "topic not available yet, producing the samples again: %s", level="warn")
             return
         self.stats.failed += 1
         if classify(err) != "ignore":

@@ -396,3 +396,44 @@ def test_print_sink_writes_json_lines() -> None:
     assert out.getvalue() == '{"v":1}\n{"v":1,"seq":1}\n'
     assert sink.stats.sent == 2
     assert sink.close(1.0) == 0
+
+
+class _Msg:
+    def __init__(self, key: bytes, value: bytes) -> None:
+        self._key, self._value = key, value
+
+    def key(self) -> bytes:
+        return self._key
+
+    def value(self) -> bytes:
+        return self._value
+
+
+def test_samples_refused_for_an_unknown_topic_in_flight_are_produced_again_in_order() -> None:
+    # Broker away longer than topic.metadata.propagation.max.ms, topic auto-created when it is back:
+    # librdkafka fails the in-flight window with "Unknown topic or partition". Nothing may be lost.
+    sink, made, _ = make_sink()
+    sink.start()
+    for i in range(1, 4):
+        sink.send(b"k", str(i).encode())
+    fake = made[0]
+    callbacks, fake.waiting = fake.waiting, []
+    for cb, (_, key, value) in zip(callbacks, fake.produced, strict=True):
+        cb(KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART, "Broker: Unknown topic or partition"), _Msg(key, value))
+    assert (sink.pending, sink.stats.failed, sink.stats.dropped) == (3, 0, 0)
+    sink.send(b"k", b"4")  # a new sample goes after the ones to retry
+    fake.broker_up = True
+    sink.poll(0)
+    sink.poll(0)
+    assert _values(fake) == [1, 2, 3, 1, 2, 3, 4]
+    assert (sink.pending, sink.stats.sent, sink.stats.failed) == (0, 4, 0)
+
+
+def test_samples_to_retry_count_as_dropped_when_close_gives_up() -> None:
+    sink, made, _clock = make_sink()
+    sink.start()
+    sink.send(b"k", b"1")
+    fake = made[0]
+    fake.waiting.pop()(KafkaError(KafkaError._UNKNOWN_TOPIC), _Msg(b"k", b"1"))
+    assert sink.close(1.0) == 1
+    assert (sink.pending, sink.stats.dropped) == (0, 1)
