@@ -9,60 +9,10 @@ import urllib.request
 import orjson
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
-from websockets.sync.client import connect
 
-from tests.support import Process, healthz, start_dashboard, wait_for
+from tests.support import Client, Process, healthz, start_dashboard, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-def ws_of(url: str) -> str:
-    return url.replace("http", "ws") + "ws"
-
-
-class Client:
-    """A page stand-in that applies frames by the protocol's rules and records every point it got."""
-
-    def __init__(self, url: str, hello: dict) -> None:
-        self.ws = connect(ws_of(url), legacy=True, max_size=None)
-        self.ws.send(orjson.dumps(hello).decode())
-        self.points: dict[tuple[str, str], list[int]] = {}
-        self.epoch: str | None = None
-        self.last = -1
-        self.kinds: list[str] = []
-        self.status: dict | None = None
-
-    def pump(self, until, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                frame = orjson.loads(self.ws.recv(timeout=max(0.1, deadline - time.monotonic())))
-            except TimeoutError:
-                break
-            self.kinds.append(frame["type"])
-            self.status = frame.get("status", self.status)
-            if frame["type"] == "snapshot":
-                self.points = {}
-                self.epoch, self.last = frame["epoch"], frame["seq"]
-            elif frame["type"] == "catchup":
-                assert frame["from"] == self.last and frame["epoch"] == self.epoch
-                self.last = frame["seq"]
-            elif frame["type"] == "data":
-                if frame["seq"] <= self.last:
-                    continue
-                assert frame["prev"] <= self.last, "a frame was lost"
-                self.last = frame["seq"]
-            else:
-                raise AssertionError(f"unexpected frame {frame}")
-            for s in frame["series"]:
-                self.points.setdefault((s["host"], s["metric"]), []).extend(s["ts"])
-            if until(self):
-                return
-        raise AssertionError(f"condition not met in {timeout}s; frames: {self.kinds[:3]}..{self.kinds[-3:]}; "
-                             f"{ {k: len(v) for k, v in self.points.items()} }")
-
-    def close(self) -> None:
-        self.ws.close()
 
 
 def topic_size(bootstrap: str, topic: str) -> int:
@@ -70,6 +20,26 @@ def topic_size(bootstrap: str, topic: str) -> int:
     try:
         parts = c.list_topics(topic, timeout=10).topics[topic].partitions
         return sum(c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts)
+    finally:
+        c.close()
+
+
+def records_with(bootstrap: str, topic: str, metric: str) -> int:
+    """Records on the topic that carry `metric` (the agent leaves cpu.percent out of a sample when
+    /proc/stat moved no tick since the last one)."""
+    total, count = topic_size(bootstrap, topic), 0
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "records-with"})
+    try:
+        parts = c.list_topics(topic, timeout=10).topics[topic].partitions
+        c.assign([TopicPartition(topic, p, 0) for p in parts])
+        seen, deadline = 0, time.monotonic() + 30
+        while seen < total and time.monotonic() < deadline:
+            for m in c.consume(500, 1.0):
+                if m.error() is None:
+                    seen += 1
+                    count += metric in orjson.loads(m.value() or b"{}").get("metrics", {})
+        assert seen == total, f"read {seen} of {total} records"
+        return count
     finally:
         c.close()
 
@@ -106,15 +76,16 @@ def test_resume_after_the_socket_dies_gets_exactly_the_missing_points(kafka_brok
         assert producer.stop() == 0
         consumed = topic_size(kafka_broker.bootstrap_servers, kafka_topic)
         wait_for(lambda: healthz(url)["messages_consumed"] == consumed, 10, "the last samples consumed")
+        expected = records_with(kafka_broker.bootstrap_servers, kafka_topic, "cpu.percent")
         fresh = Client(url, {"type": "ready"})  # the server's whole truth, for comparison
         # consumed counts a sample before the hub's next tick stores it: the last one may come as data
-        fresh.pump(lambda c: len(c.points.get(key, [])) >= consumed)
+        fresh.pump(lambda c: len(c.points.get(key, [])) >= expected)
         truth = fresh.points[key]
         c2.pump(lambda c: len(c.points[key]) >= len(truth), timeout=15)
         got = c2.points[key]
         assert got == sorted(set(got)), "no duplicate"
         assert got == truth, "no gap: every stored sample reached the resumed client exactly once"
-        assert len(got) == consumed
+        assert len(got) == expected
         c2.close()
         fresh.close()
     finally:

@@ -12,8 +12,7 @@ import orjson
 import pytest
 from confluent_kafka import Producer
 
-from tests.integration.test_relay import Client
-from tests.support import healthz, start_dashboard, wait_for
+from tests.support import Client, healthz, start_dashboard, wait_for
 
 pytestmark = pytest.mark.integration
 
