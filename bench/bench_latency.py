@@ -44,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--no-deflate", action="store_true", help="clients do not offer permessage-deflate")
     p.add_argument("--ws-compression", choices=("shared", "connection", "off"), default="shared",
                    help="the relay's DASH_WS_COMPRESSION [shared, its default]")
-    p.add_argument("--frame-interval", type=float, default=0.1, help="the relay's DASH_FRAME_INTERVAL [0.1]")
+    p.add_argument("--frame-interval", type=float, default=0.05, help="the relay's DASH_FRAME_INTERVAL [0.05]")
     args = p.parse_args(argv)
     seconds = args.seconds or (10.0 if args.quick else 30.0)
     counts = [int(x) for x in args.clients.split(",")]

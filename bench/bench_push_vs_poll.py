@@ -92,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--poll-server", choices=("uvicorn", "flask"), default="uvicorn")
     p.add_argument("--ws-compression", choices=("shared", "connection", "off"), default="shared",
                    help="the relay's DASH_WS_COMPRESSION [shared, its default]")
-    p.add_argument("--frame-interval", type=float, default=0.1, help="the relay's DASH_FRAME_INTERVAL [0.1]")
+    p.add_argument("--frame-interval", type=float, default=0.05, help="the relay's DASH_FRAME_INTERVAL [0.05]")
     args = p.parse_args(argv)
     n = args.clients or (20 if args.quick else 50)
     seconds = args.seconds or (12.0 if args.quick else 30.0)

@@ -126,7 +126,7 @@ def create_app(
 
     hub = hub_ref["hub"] = Hub(
         store, config.frame_interval, kafka_status, stale_after=config.stale_seconds,
-        stuck_timeout=config.client_timeout, on_sample=observe_latency
+        stuck_timeout=config.client_timeout, on_sample=observe_latency, frame_budget=config.frame_budget
     )
     telemetry.attach(consumer, store, hub)
     # One deflate per frame, not per client (DASH_WS_COMPRESSION; negotiation and frames unchanged).

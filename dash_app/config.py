@@ -96,8 +96,11 @@ SETTINGS: tuple[Setting, ...] = (
             "permessage-deflate for pages that offer it: `shared` deflates each frame once for all clients, "
             "`connection` once per client with context takeover (smaller, CPU grows with clients), `off` "
             "never (docs/scaling.md)."),
-    Setting("frame_interval", "DASH_FRAME_INTERVAL", "0.1", _number(0.02, 5.0),
-            "Seconds between WebSocket frames (batching; 0.1 = at most 10 frames/s per client)."),
+    Setting("frame_interval", "DASH_FRAME_INTERVAL", "0.05", _number(0.02, 5.0),
+            "Least seconds between two WebSocket frames to a client (batching; 0.05 = at most 20 frames/s)."),
+    Setting("frame_budget", "DASH_FRAME_BUDGET", "5000", _number(0, 1_000_000, int),
+            "Frames per second the relay sends summed over all clients (0 = no limit): with more than "
+            "budget × interval clients the gap between frames widens to clients / budget (docs/scaling.md)."),
     Setting("history_seconds", "DASH_HISTORY_SECONDS", "900", _number(10, 7 * 86400, int),
             "Full-resolution history kept per series, in seconds (longer views use 10 s / 1 min buckets)."),
     Setting("max_points", "DASH_MAX_POINTS", "3600", _number(10, 1_000_000, int),
@@ -131,7 +134,8 @@ class DashboardConfig:
     host: str = "127.0.0.1"
     port: int = 8050
     url_prefix: str = "/"
-    frame_interval: float = 0.1
+    frame_interval: float = 0.05
+    frame_budget: int = 5000
     history_seconds: int = 900
     max_points: int = 3600
     max_series: int = 5000

@@ -110,9 +110,14 @@ class Hub:
         clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
         clock: Callable[[], float] = time.monotonic,
         on_sample: Callable[[Sample, int], None] | None = None,
+        frame_budget: float = 0.0,
     ) -> None:
         self.store = store
         self.frame_interval = frame_interval
+        # Frames per second summed over all clients (0 = no limit). Each frame sent costs the relay
+        # about 30 µs per client whatever its size, so with many viewers the gap between a group's
+        # frames widens to clients / budget: latency gives way before the CPU runs out.
+        self.frame_budget = frame_budget
         self.heartbeat_interval = heartbeat_interval
         self.stale_after = stale_after
         self.stuck_timeout = stuck_timeout
@@ -124,6 +129,7 @@ class Hub:
         self._pending: deque[Sample] = deque()
         self._clients: set[_Client] = set()
         self._groups: dict[Subscription, _Group] = {}
+        self._members = 0  # clients in some group (those that said ready, subscribe or resume)
         self._ring: deque[tuple[int, Batch]] = deque()
         self._ring_floor = 0  # every tick <= this has left the ring
         self._ring_points = 0
@@ -225,7 +231,12 @@ class Hub:
 
     def _gap_for(self, group: _Group) -> float:
         """Least time between two data frames of the group."""
-        return max(self.frame_interval, group.sub.interval)
+        return max(self.frame_interval, group.sub.interval, self.budget_gap)
+
+    @property
+    def budget_gap(self) -> float:
+        """The frame gap the frame budget imposes on every group now (0 when it does not bind)."""
+        return self._members / self.frame_budget if self.frame_budget > 0 else 0.0
 
     def _ready_in(self, now: float) -> float:
         """Seconds until samples arriving now could go straight out to some group (leading edge)."""
@@ -341,11 +352,13 @@ class Hub:
             group = self._groups[sub] = _Group(sub, self.seq, self._now)
         group.clients.add(client)
         client.group = group
+        self._members += 1
 
     def _leave(self, client: _Client) -> None:
         group = client.group
         if group is not None:
             group.clients.discard(client)
+            self._members -= 1
             if not group.clients:
                 del self._groups[group.sub]
             client.group = None

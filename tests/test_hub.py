@@ -365,3 +365,28 @@ def test_pages_asking_together_share_one_snapshot_until_the_next_tick():
     hub.handle(late, ClientRequest("ready"))
     snap = orjson.loads(late.queue.get_nowait())
     assert snap["seq"] == hub.seq and snap["series"][0]["ts"] == [1, 2]  # a tick later: encoded anew
+
+
+def test_the_frame_budget_widens_the_gap_between_frames_as_clients_join():
+    store = SeriesStore(10**9, 1000, 100)
+    hub = Hub(store, 0.05, lambda: {}, heartbeat_interval=600.0, clock_ms=lambda: 0, clock=lambda: 0.0,
+              frame_budget=40)
+    clients = [_Client(0.0) for _ in range(4)]
+    for c in clients:
+        hub.handle(c, ClientRequest("ready"))
+        c.queue.get_nowait()  # snapshots
+    assert hub.budget_gap == 0.1  # 4 clients at 40 frames/s in all: 10 frames/s each
+    for i in range(20):  # a sample every 0.05 s for 1 s, ticking on each
+        hub.submit([Sample("h", i + 1, i, {"m": float(i)})])
+        hub.tick(now=1.0 + i * 0.05)
+    frames = [orjson.loads(clients[0].queue.get_nowait()) for _ in range(clients[0].queue.qsize())]
+    assert len(frames) == 10, "every other tick: 0.1 s apart, not 0.05"
+    assert [t for f in frames for s in f["series"] for t in s["ts"]] == list(range(1, 20))  # 20 waits
+    for c in clients[1:]:
+        hub._leave(c)
+    assert hub.budget_gap == 0.025  # one client left: the frame interval (0.05 s) binds again
+    got = []
+    for i in range(20, 30):
+        hub.submit([Sample("h", i + 1, i, {"m": float(i)})])
+        got.append(hub.tick(now=2.0 + (i - 20) * 0.05))
+    assert sum(got) == 10, "one frame per 0.05 s tick"
