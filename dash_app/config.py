@@ -98,7 +98,7 @@ SETTINGS: tuple[Setting, ...] = (
             "never (docs/scaling.md)."),
     Setting("frame_interval", "DASH_FRAME_INTERVAL", "0.05", _number(0.02, 5.0),
             "Least seconds between two WebSocket frames to a client (batching; 0.05 = at most 20 frames/s)."),
-    Setting("frame_budget", "DASH_FRAME_BUDGET", "5000", _number(0, 1_000_000, int),
+    Setting("frame_budget", "DASH_FRAME_BUDGET", "3000", _number(0, 1_000_000, int),
             "Frames per second the relay sends summed over all clients (0 = no limit): with more than "
             "budget × interval clients the gap between frames widens to clients / budget (docs/scaling.md)."),
     Setting("history_seconds", "DASH_HISTORY_SECONDS", "900", _number(10, 7 * 86400, int),
@@ -135,7 +135,7 @@ class DashboardConfig:
     port: int = 8050
     url_prefix: str = "/"
     frame_interval: float = 0.05
-    frame_budget: int = 5000
+    frame_budget: int = 3000
     history_seconds: int = 900
     max_points: int = 3600
     max_series: int = 5000

@@ -12,7 +12,7 @@ from tests.support import ROOT
 def test_defaults():
     cfg, _ = load([], environ={})
     assert cfg == DashboardConfig()
-    assert cfg.url_prefix == "/" and cfg.port == 8050 and cfg.frame_interval == 0.05 and cfg.frame_budget == 5000
+    assert cfg.url_prefix == "/" and cfg.port == 8050 and cfg.frame_interval == 0.05 and cfg.frame_budget == 3000
 
 
 def test_flags_beat_environment_beat_defaults():
