@@ -384,9 +384,17 @@
      * lean on that alone: nothing is scheduled while document.hidden, and dashboard.js kicks the
      * renderer on visibilitychange, which draws everything that arrived meanwhile in one go.
      */
-    function schedule() {
-      if (!dirty.size || raf || timer || app.paused || document.hidden || !app.isActive('chartjs')) return;
-      const wait = lastDraw + core.redrawIntervalMs(app.windowMs, plotWidth()) - performance.now();
+    function schedule(soon) {
+      if (!dirty.size || raf || app.paused || document.hidden || !app.isActive('chartjs')) return;
+      if (timer) {
+        if (!soon) return;
+        window.clearTimeout(timer); // a snapshot or a user's change: not worth a live update's wait
+        timer = 0;
+      }
+      // Live updates wait until the newest point has moved about a pixel (redrawIntervalMs); a reset
+      // (snapshot, window, selection) is drawn at the next frame: the first paint used to wait up to
+      // 0.7 s here behind an empty draw made while the page loaded.
+      const wait = soon ? 0 : lastDraw + core.redrawIntervalMs(app.windowMs, plotWidth()) - performance.now();
       const go = function () {
         timer = 0;
         raf = window.requestAnimationFrame(function () {
@@ -469,7 +477,7 @@
           thaw = true; // a user action while paused: show its result, frozen again
           draw(true);
         } else {
-          schedule();
+          schedule(true);
         }
       },
       /** Paused: datasets keep what they hold (draws stop syncing them); buffers go on filling. */
