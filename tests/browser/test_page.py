@@ -317,3 +317,20 @@ def test_window_switch_changes_x_range_and_point_count(page, stack):
     page.goto(stack.url + "?window=5m")
     wait_for(lambda: shows_window(300_000), 20, "the window from the URL")
     assert page.errors == []
+
+
+DASH_UNDO = "() => { const h = window.store && window.store.getState().history; return h ? h.past.length : -1; }"
+
+
+def test_dash_undo_history_stays_bounded_while_frames_flow(page, stack):
+    # Dash keeps every change of a callback Input (each ws.message: every frame, snapshots included) in
+    # store.history.past, unbounded; the page empties it every 50 frames. Dash internals: if an upgrade
+    # moves them, this test says so.
+    stack.produce("undo-1", interval=0.1)
+    page.goto(stack.url)
+    wait_points(page, "undo-1", 3)
+    assert page.evaluate(DASH_UNDO) >= 0, "Dash's store and its history are where the page expects them"
+    frames = page.evaluate(DEBUG)["frames"]
+    wait_for(lambda: page.evaluate(DEBUG)["frames"] >= frames + 150, 60, "150 more frames")
+    assert 0 <= page.evaluate(DASH_UNDO) <= 51 * 2, "the undo history is pruned, not one entry per frame"
+    assert page.errors == []
