@@ -27,10 +27,11 @@ def topic_size(bootstrap: str, topic: str) -> int:
 def records_with(bootstrap: str, topic: str, metric: str) -> int:
     """Records on the topic that carry `metric` (the agent leaves cpu.percent out of a sample when
     /proc/stat moved no tick since the last one)."""
-    total, count = topic_size(bootstrap, topic), 0
+    count = 0
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "records-with"})
     try:
         parts = c.list_topics(topic, timeout=10).topics[topic].partitions
+        total = sum(c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts)
         c.assign([TopicPartition(topic, p, 0) for p in parts])
         seen, deadline = 0, time.monotonic() + 30
         while seen < total and time.monotonic() < deadline:
