@@ -42,6 +42,11 @@
     isActive: function (name) {
       return app.renderer === name;
     },
+    /** A short log of what the page did when (for debugState and bench_page: where a load's time goes). */
+    events: [],
+    mark: function (what) {
+      if (app.events.length < 200) app.events.push([Math.round(performance.now()), what]);
+    },
   };
 
   const conn = { url: null, socket: null, attempt: 0, reconnectAt: 0, countdown: null, nonce: 0 };
@@ -94,12 +99,28 @@
     return sub;
   }
 
+  /*
+   * First paint of a big view. 15 min × 1,000 series is 900k raw points, 17 MiB of JSON and ~0.7 s
+   * of Chart.js work before anything shows. A fresh page (nothing to resume) therefore asks for 10 s
+   * buckets (mean line and min–max band, a tenth of the points) when the raw window would hold more
+   * than COARSE_OVER points, draws them, and only then asks for the raw window, which replaces them
+   * a second or so later. Small views are answered raw at once (the relay decides, it knows the count).
+   */
+  const COARSE = { res: 10, res_over: 200000, minWindowS: 600, maxWindowS: 900 };
+
+  function coarseFirst() {
+    const s = app.windowMs / 1000;
+    return s >= COARSE.minWindowS && s <= COARSE.maxWindowS;
+  }
+
   /** On every (re)connect: resume from what we have, or start fresh, quietly. */
   function hello() {
     const q = app.model.sequencer;
+    app.coarseAsked = !q.canResume() && coarseFirst();
     const text = q.canResume()
       ? message('resume', Object.assign({ epoch: q.epoch, seq: q.last }, quietSubscription()))
-      : message('ready', quietSubscription());
+      : message('ready', Object.assign(quietSubscription(),
+        app.coarseAsked ? { res: COARSE.res, res_over: COARSE.res_over } : {}));
     app.quiet = true;
     q.reset('hello'); // a data frame before the answer means the answer was lost: ask again at once
     return text;
@@ -333,6 +354,7 @@
 
   function onOpen() {
     app.stats.openAt = app.stats.openAt || performance.now();
+    app.mark('socket open');
     app.socketOpen = true;
     app.lastFrameAt = Date.now();
     conn.attempt = 0;
@@ -404,6 +426,7 @@
   function onFrame(data) {
     const now = Date.now();
     let frame = null;
+    if (data.length > 100000) app.mark('frame in callback, ' + data.length + ' bytes');
     try {
       frame = core().decodeFrame(data);
     } catch (err) {
@@ -415,9 +438,15 @@
     app.lastFrameAt = now;
     app.stats.frames += 1;
     app.lag.observe(frame, now);
+    // A snapshot of buckets for the quick first paint is drawn as mean lines only (no band); the
+    // next snapshot (the raw window, or any other) ends that.
+    if (frame.type === 'snapshot') app.preview = app.coarseAsked && app.quiet && core().isTierSnapshot(frame);
     const result = app.model.apply(frame);
+    if (result.reset) app.mark(frame.type + ' applied');
     const asked = result.reset && app.awaitingWindow;
     if (result.reset) {
+      // the first complete draw of the page, whatever its resolution (bench_page's "first paint")
+      if (app.stats.fullDrawAt && !app.stats.firstPaintAt) app.stats.firstPaintAt = app.stats.fullDrawAt;
       app.stats.snapshotAt = performance.now();
       app.stats.fullDrawAt = null; // set by the renderer's first complete draw after this
     }
@@ -431,7 +460,14 @@
       ask(app.resumesLost > 2 ? 'snapshot' : 'resume');
     }
     else if (app.quiet && (frame.type === 'snapshot' || frame.type === 'catchup') && result.action === 'apply') {
-      ask('resume'); // the answer on the quiet subscription is in: live frames from here
+      const coarse = app.coarseAsked && frame.type === 'snapshot' && core().isTierSnapshot(frame);
+      app.coarseAsked = false;
+      // buckets for a quick first paint: the raw window next (still quiet), then live frames
+      if (coarse && coarseFirst()) {
+        app.mark('buckets applied: raw window asked');
+        ask('snapshot');
+      }
+      else ask('resume'); // the answer on the quiet subscription is in: live frames from here
     }
     if (frame.type !== 'snapshot') {
       for (const key of result.appended.keys()) app.fresh.seen(app.model.series.get(key).host, now);
@@ -522,8 +558,10 @@
       if (n >= minPoints) full += 1;
     }
     return { full: full, points: points, fullDrawAt: app.stats.fullDrawAt || null,
+      firstPaintAt: app.stats.firstPaintAt || app.stats.fullDrawAt || null,
       snapshotAt: app.stats.snapshotAt || null, connectAt: app.stats.connectAt || null,
-      timeline: { boot: app.stats.bootAt, open: app.stats.openAt, firstFrame: app.stats.firstFrameAt },
+      timeline: { boot: app.stats.bootAt, open: app.stats.openAt, firstFrame: app.stats.firstFrameAt,
+        events: app.events.slice() },
       resumes: app.stats.resumes || 0, snapshotsAsked: app.stats.snapshotsAsked || 0 };
   };
 
@@ -546,7 +584,8 @@
       snapshotAt: app.stats.snapshotAt || null,
       fullDrawAt: app.stats.fullDrawAt || null,
       timeline: { boot: app.stats.bootAt, open: app.stats.openAt, firstFrame: app.stats.firstFrameAt,
-        connect: app.stats.connectAt, snapshot: app.stats.snapshotAt, fullDraw: app.stats.fullDrawAt },
+        connect: app.stats.connectAt, snapshot: app.stats.snapshotAt, fullDraw: app.stats.fullDrawAt,
+        firstPaint: app.stats.firstPaintAt || app.stats.fullDrawAt, events: app.events.slice() },
       idle: active() ? active().idle() : false,
       points: m.pointCount(),
       paused: app.paused,

@@ -440,6 +440,11 @@
     return frame;
   }
 
+  /** True when a snapshot holds buckets (a tier: entries with `res`), not raw samples. */
+  function isTierSnapshot(frame) {
+    return Array.isArray(frame.series) && frame.series.some(function (e) { return e && e.res > 0; });
+  }
+
   /** ws(s)://<this page's host><Dash's requests_pathname_prefix>ws — never a hard-coded host. */
   function wsUrl(loc, prefix) {
     let p = prefix || '/';
@@ -577,6 +582,7 @@
     Freshness: Freshness,
     newestTs: newestTs,
     decodeFrame: decodeFrame,
+    isTierSnapshot: isTierSnapshot,
     wsUrl: wsUrl,
     backoffMs: backoffMs,
     extendPayload: extendPayload,

@@ -371,8 +371,8 @@ class Hub:
             return frame
         # Late arrivals older than the window (replayed history, a producer's backlog) are not news.
         self.store.prune(self._clock_ms())
-        series = self.store.snapshot(sub.keep,
-                                     window_ms=sub.window * 1000 or None, now_ms=self._clock_ms())
+        series = self.store.snapshot(sub.keep, window_ms=sub.window * 1000 or None,
+                                     now_ms=self._clock_ms(), res_ms=sub.res * 1000, res_over=sub.res_over)
         frame = self._snapshots[sub] = protocol.snapshot_frame(self.epoch, self.seq, series, self.status()).decode()
         return frame
 

@@ -18,6 +18,8 @@ MAX_PATTERNS = 50
 MAX_PATTERN_LEN = 200
 MAX_CLIENT_INTERVAL_S = 60.0
 MAX_WINDOW_S = 86_400
+MAX_RES_S = 3_600
+MAX_RES_OVER = 100_000_000
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,8 @@ class Subscription:
     metrics: tuple[str, ...] = ()
     interval: float = 0.0  # least seconds between data frames; 0 = every tick
     window: int = 0  # seconds of history in the snapshot; 0 = the raw window
+    res: int = 0  # least bucket width (s) of the snapshot; 0 = raw points when the raw window covers it
+    res_over: int = 0  # ... applied only when the raw snapshot would hold more points than this
     _host_re: re.Pattern[str] | None = field(default=None, compare=False, hash=False, repr=False)
     _metric_re: re.Pattern[str] | None = field(default=None, compare=False, hash=False, repr=False)
 
@@ -114,7 +118,7 @@ def _patterns(doc: dict[str, Any], name: str) -> tuple[str, ...]:
 
 
 def _subscription(doc: dict[str, Any]) -> Subscription | None:
-    if not any(k in doc for k in ("hosts", "metrics", "topics", "interval", "window")):
+    if not any(k in doc for k in ("hosts", "metrics", "topics", "interval", "window", "res", "res_over")):
         return None
     hosts = list(_patterns(doc, "hosts"))
     metrics = list(_patterns(doc, "metrics"))
@@ -133,7 +137,13 @@ def _subscription(doc: dict[str, Any]) -> Subscription | None:
     window = doc.get("window", 0)
     if isinstance(window, bool) or not isinstance(window, int) or not 0 <= window <= MAX_WINDOW_S:
         raise ClientMessageError(f"'window' must be whole seconds from 0 to {MAX_WINDOW_S}")
-    return Subscription(tuple(hosts), tuple(metrics), float(interval), window)
+    res = doc.get("res", 0)
+    if isinstance(res, bool) or not isinstance(res, int) or not 0 <= res <= MAX_RES_S:
+        raise ClientMessageError(f"'res' must be whole seconds from 0 to {MAX_RES_S}")
+    res_over = doc.get("res_over", 0)
+    if isinstance(res_over, bool) or not isinstance(res_over, int) or not 0 <= res_over <= MAX_RES_OVER:
+        raise ClientMessageError(f"'res_over' must be a whole number of points from 0 to {MAX_RES_OVER}")
+    return Subscription(tuple(hosts), tuple(metrics), float(interval), window, res, res_over)
 
 
 def parse_client_message(text: str) -> ClientRequest:

@@ -41,6 +41,14 @@ def test_ready_with_a_subscription_and_the_seed_style_topics():
     assert Subscription().matches(("anything", "at.all")) and Subscription().everything
 
 
+def test_res_asks_for_buckets_and_makes_its_own_group():
+    req = protocol.parse_client_message('{"type":"ready","window":900,"res":10}')
+    assert req.subscription == Subscription(window=900, res=10)
+    assert req.subscription != Subscription(window=900)  # a coarse snapshot is not shared with raw pages
+    over = protocol.parse_client_message('{"type":"ready","res":10,"res_over":200000}').subscription
+    assert over is not None and (over.res, over.res_over) == (10, 200000)
+
+
 def test_resume():
     req = protocol.parse_client_message('{"type":"resume","epoch":"abc","seq":41}')
     assert (req.kind, req.epoch, req.seq) == ("resume", "abc", 41)
@@ -51,6 +59,8 @@ def test_resume():
     '{"type":"resume","seq":1}', '{"type":"resume","epoch":"e","seq":-1}', '{"type":"resume","epoch":"e","seq":true}',
     '{"type":"subscribe","hosts":"web-1"}', '{"type":"subscribe","hosts":[""]}',
     '{"type":"subscribe","topics":["rack:7"]}', '{"type":"subscribe","interval":3600}',
+    '{"type":"subscribe","res":1.5}', '{"type":"subscribe","res":-10}', '{"type":"subscribe","res":true}',
+    '{"type":"subscribe","res":7200}', '{"type":"subscribe","res_over":-1}', '{"type":"subscribe","res_over":"x"}',
     '{"type":"subscribe","interval":"fast"}', '{"type":"subscribe","hosts":' + str(["h"] * 51).replace("'", '"') + "}",
 ])
 def test_bad_client_messages_are_errors(text):

@@ -69,6 +69,24 @@ def test_tiers_keep_min_max_mean_per_bucket_and_long_windows_use_them():
     assert (day["min"][1], day["max"][1], day["y"][1]) == (60.0, 119.0, 89.5)
 
 
+def test_res_asks_for_buckets_inside_the_raw_window():
+    store = SeriesStore(window_ms=60_000, max_points=100, max_series=10)
+    batch = Batch()
+    base = 1_800_000_000_000
+    for i in range(60):
+        store.add(sample("h", base + i * 1000, m=float(i)), batch)
+    now = base + 59_000
+    coarse = store.snapshot(window_ms=30_000, now_ms=now, res_ms=10_000)[0]
+    # the buckets holding the last 30 s (the first one straddles the cutoff), min/max/mean each
+    assert coarse["res"] == 10_000 and coarse["ts"] == [base + k * 10_000 for k in range(2, 6)]
+    assert (coarse["min"][-1], coarse["max"][-1], coarse["y"][-1]) == (50.0, 59.0, 54.5)
+    assert store.snapshot(window_ms=30_000, now_ms=now, res_ms=11_000)[0]["res"] == 60_000  # next wider tier
+    assert "res" not in store.snapshot(window_ms=30_000, now_ms=now)[0]  # raw stays the default
+    # res_over: buckets only when the raw snapshot would be bigger than that (here 31 points: 29 s to 59 s)
+    assert "res" not in store.snapshot(window_ms=30_000, now_ms=now, res_ms=10_000, res_over=31)[0]
+    assert store.snapshot(window_ms=30_000, now_ms=now, res_ms=10_000, res_over=30)[0]["res"] == 10_000
+
+
 def test_prune_keeps_tiers_longer_than_the_raw_window():
     store = SeriesStore(window_ms=60_000, max_points=100, max_series=10)
     batch = Batch()

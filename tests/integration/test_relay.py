@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import time
 import urllib.request
+from typing import Any
 
 import orjson
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from tests.support import Client, Process, healthz, start_dashboard, wait_for
+from tests.support import Client, Process, healthz, start_dashboard, wait_for, ws_of
 
 pytestmark = pytest.mark.integration
 
@@ -176,5 +177,39 @@ def test_metrics_endpoint_reports_consumption_lag_and_latency(kafka_broker, kafk
         assert "metrics_relay_backfill_progress 1.0" in text
         assert "metrics_relay_sample_latency_seconds_count 30.0" in text
         assert "metrics_relay_store_series 1.0" in text
+    finally:
+        dash.stop()
+
+
+def test_res_over_sends_buckets_only_when_the_raw_snapshot_would_be_big(kafka_broker, kafka_topic, tmp_path):
+    """The page's quick first paint: ``res`` with ``res_over`` — buckets above that many raw points."""
+    from websockets.sync.client import connect
+
+    dash, url = start_dashboard(tmp_path, kafka_broker.bootstrap_servers, kafka_topic)
+    try:
+        wait_for(lambda: healthz(url)["kafka"]["state"] == "connected", 30, "connected")
+        start = (int(time.time() * 1000) - 300_000) // 10_000 * 10_000
+        p = Producer({"bootstrap.servers": kafka_broker.bootstrap_servers, "linger.ms": 5})
+        for host in ("a-1", "a-2"):
+            for i in range(200):  # 200 s at 1 Hz, 2 metrics: 800 raw points in all
+                p.produce(kafka_topic, key=host.encode(), value=orjson.dumps(
+                    {"v": 1, "host": host, "ts": start + i * 1000, "metrics": {"m.x": float(i), "m.y": 1.0}}))
+        assert p.flush(10) == 0
+        wait_for(lambda: healthz(url)["points"] == 800, 30, "800 points in the store")
+
+        def snapshot(hello: dict[str, Any]) -> list[dict[str, Any]]:
+            with connect(ws_of(url), max_size=None) as ws:
+                ws.send(orjson.dumps({"type": "ready", **hello}).decode())
+                frame = orjson.loads(ws.recv(timeout=10))
+                assert frame["type"] == "snapshot"
+                return frame["series"]
+
+        coarse = snapshot({"res": 10, "res_over": 799})
+        assert len(coarse) == 4 and all(s["res"] == 10_000 for s in coarse)
+        x = next(s for s in coarse if (s["host"], s["metric"]) == ("a-1", "m.x"))
+        assert x["ts"] == [start + k * 10_000 for k in range(20)]  # 20 buckets of 10 s
+        assert (x["min"][0], x["max"][0], x["y"][0]) == (0.0, 9.0, 4.5)
+        raw = snapshot({"res": 10, "res_over": 800})  # not more than 800 raw points: raw at once
+        assert all("res" not in s and len(s["ts"]) == 200 for s in raw)
     finally:
         dash.stop()

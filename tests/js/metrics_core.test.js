@@ -151,6 +151,13 @@ test('status rides on frames, even ignored ones', () => {
   assert.deepEqual(m.status, { kafka: 'connected' });
 });
 
+test('isTierSnapshot tells buckets from raw samples', () => {
+  assert.equal(core.isTierSnapshot({ type: 'snapshot', series: [{ host: 'a', metric: 'm', ts: [1], y: [2] }] }), false);
+  assert.equal(core.isTierSnapshot({ type: 'snapshot', series: [] }), false);
+  assert.equal(core.isTierSnapshot({ type: 'snapshot', series: [
+    { host: 'a', metric: 'm', ts: [0], y: [2], min: [1], max: [3], res: 10000 }] }), true);
+});
+
 test('decodeFrame rejects frames without type or seq', () => {
   assert.deepEqual(core.decodeFrame('{"type":"data","seq":1,"series":[]}').seq, 1);
   assert.throws(() => core.decodeFrame('[]'));

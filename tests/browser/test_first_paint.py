@@ -1,0 +1,83 @@
+"""First paint of a big view (issue #5): buckets first, then the raw window, then live — nothing lost.
+
+A fresh page asks the relay for 10 s buckets when the raw 15 min window would hold more than 200k
+points (docs/protocol.md, ``res``/``res_over``), draws them, then asks for the raw window and resumes.
+Here 20 hosts × 12 metrics × 15 min at 1 Hz = 216k raw points: over the line. The same page filtered
+to one metric family by its URL (18k points) is answered raw at once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.browser.test_page import DEBUG, Stack, close_stack, open_stack
+from tests.support import healthz, wait_for
+
+pytestmark = pytest.mark.browser
+
+HOSTS = [f"fp-{i:02d}" for i in range(20)]
+METRICS = [f"app{k}.value" for k in range(12)]
+POINTS = 900
+STATE = "window.dash_clientside.metrics.drawnState(0)"
+
+
+@pytest.fixture(scope="module")
+def stack(kafka_broker, tmp_path_factory) -> Iterator[Stack]:
+    s = open_stack(kafka_broker, tmp_path_factory.mktemp("first-paint"))
+    start = int(time.time() * 1000) - (POINTS - 1) * 1000
+    s.start = start  # type: ignore[attr-defined]
+    for h, host in enumerate(HOSTS):
+        s.send(host, [(start + i * 1000, {m: float((i + h + k) % 100) for k, m in enumerate(METRICS)})
+                      for i in range(POINTS)])
+    wait_for(lambda: healthz(s.url)["points"] == len(HOSTS) * len(METRICS) * POINTS, 60, "the store filled")
+    yield s
+    close_stack(s)
+
+
+def raw_everywhere(page, n_series: int, min_points: int):
+    d = page.evaluate(DEBUG)
+    raw = [s for s in d["series"] if not s["res"] and s["points"] >= min_points]
+    return d if len(raw) == n_series and d["fullDrawAt"] and d["drawn"] != [] else None
+
+
+def test_a_big_view_draws_buckets_first_then_the_raw_window_then_live(page, stack):
+    page.goto(stack.url)
+    d = wait_for(lambda: raw_everywhere(page, len(HOSTS) * len(METRICS), POINTS - 60), 90,
+                 "every series raw and drawn")
+    events = [what for _t, what in d["timeline"]["events"]]
+    applied = [i for i, e in enumerate(events) if e == "snapshot applied"]
+    asked = events.index("buckets applied: raw window asked")  # the first snapshot held buckets
+    assert len(applied) == 2 and applied[0] < asked < applied[1], events
+    drew = [i for i, e in enumerate(events) if e.startswith("drew ")]
+    assert drew and drew[0] < applied[1], f"buckets drawn before the raw window came: {events}"
+    st = page.evaluate(STATE)
+    assert st["firstPaintAt"] < d["snapshotAt"] < d["fullDrawAt"], st
+    assert d["snapshotsAsked"] == 1 and d["resumes"] >= 1  # raw window asked once, then live
+
+    # the raw window is exactly what was produced (the window's left edge trims a few)
+    label = f"{HOSTS[3]} · {METRICS[5]}"
+    xs = wait_for(lambda: next((s["xs"] for s in page.evaluate(XS) if s["label"] == label), None), 10, label)
+    sent = {stack.start + i * 1000 for i in range(POINTS)}
+    assert len(xs) == len(set(xs)) and set(xs) <= sent and len(xs) >= POINTS - 60
+    # and live frames follow: a new sample shows up
+    new_ts = stack.start + POINTS * 1000
+    stack.send(HOSTS[3], [(new_ts, {m: 1.0 for m in METRICS})])
+    wait_for(lambda: new_ts in next(s["xs"] for s in page.evaluate(XS) if s["label"] == label), 20,
+             "the live sample drawn")
+    assert page.errors == []
+
+
+def test_a_small_view_is_answered_raw_at_once(page, stack):
+    page.goto(stack.url + "?metrics=app0.*")
+    d = wait_for(lambda: raw_everywhere(page, len(HOSTS), POINTS - 60), 60, "20 series raw and drawn")
+    events = [what for _t, what in d["timeline"]["events"]]
+    assert "buckets applied: raw window asked" not in events
+    assert d["snapshotsAsked"] == 0 and page.evaluate(STATE)["firstPaintAt"] == d["fullDrawAt"]
+    assert page.errors == []
+
+
+XS = """() => Object.values(Chart.instances).flatMap(c => c.data.datasets.filter(d => !d.band).map(d => ({
+    label: d.label, xs: (d._data || d.data).map(p => p.x)})))"""
