@@ -229,12 +229,17 @@ class MetricsConsumer:
                 reason = topic_md.error.str() if topic_md is not None and topic_md.error else "no partitions"
                 raise _TopicMissing(f"topic {topic!r} not available: {reason}")
             wanted += [TopicPartition(topic, p, start_ms) for p in sorted(topic_md.partitions)]
+        # Watermarks first: a message written after this read is at or beyond `high`, so a partition
+        # where offsets_for_times finds nothing new enough is followed from `high` without a gap.
+        # (Read after offsets_for_times, `high` could already count a message written in between.)
+        highs = {(tp.topic, tp.partition): consumer.get_watermark_offsets(
+            TopicPartition(tp.topic, tp.partition), timeout=5.0)[1] for tp in wanted}
         offsets = consumer.offsets_for_times(wanted, timeout=10.0)
         for tp in offsets:
-            _low, high = consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=5.0)
             key = (tp.topic, tp.partition)
+            high = highs[key]
             if tp.offset < 0:  # no message at or after start_ms in this partition: follow live
-                # from the watermark read now, not OFFSET_END: librdkafka resolves that only after
+                # from the watermark read before, not OFFSET_END: librdkafka resolves that only after
                 # assign(), so a message written between "connected" and then would be skipped
                 tp.offset = high if high >= 0 else OFFSET_END
                 self._backfill_start[key] = high

@@ -85,6 +85,8 @@ class _FakeKafka:
 
     def __init__(self):
         self.assigned = None
+        self.written = 0  # messages written to partition 1 after offsets_for_times answered
+
 
     def list_topics(self, topic, timeout):
         from types import SimpleNamespace
@@ -92,10 +94,11 @@ class _FakeKafka:
 
     def offsets_for_times(self, wanted, timeout):
         from confluent_kafka import TopicPartition
+        self.written = 3  # a producer writes while the dashboard assigns
         return [TopicPartition(tp.topic, tp.partition, 5 if tp.partition == 0 else -1) for tp in wanted]
 
     def get_watermark_offsets(self, tp, timeout):
-        return (0, 7 if tp.partition == 0 else 42)
+        return (0, 7 if tp.partition == 0 else 42 + self.written)
 
     def assign(self, partitions):
         self.assigned = {tp.partition: tp.offset for tp in partitions}
@@ -103,7 +106,9 @@ class _FakeKafka:
 
 def test_a_partition_without_history_starts_at_its_watermark_not_at_end():
     # OFFSET_END is resolved by librdkafka after assign(): a message written between the watermark
-    # read and that moment (e.g. right after /healthz said "connected") would never be read.
+    # read and that moment (e.g. right after /healthz said "connected") would never be read. And the
+    # watermark is read before offsets_for_times: the 3 messages written after that call (offsets
+    # 42-44, new, so not history) must still be read.
     c, _ = make()
     fake = _FakeKafka()
     c._assign(fake)
