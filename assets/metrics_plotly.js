@@ -9,9 +9,11 @@
  * one, and whole rebuilds (Plotly.react: snapshot, new series, theme, resume) wait for the same.
  *
  * Parity with Chart.js: bucketed series (long windows) get a min–max band (two traces filled one to
- * the other, in the series' legend group, so a legend click hides both); y ticks at round numbers of
- * the unit (binary prefixes for bytes, view.niceTicks / view.formatValue); the x axis spans the
- * selected window; legend items are keyboard buttons (tab stop, arrows, Enter/Space, aria-pressed);
+ * the other, in the series' legend group, so a legend click hides both); y ticks at round numbers
+ * of the unit (binary prefixes for bytes, view.niceTicks / view.formatValue); the x axis spans the
+ * selected window and ends at now, like Chart.js's (moved in the redraw of each payload; by a
+ * relayout of its own only when no payload came for axisMoveMs); legend items are keyboard buttons
+ * (tab stop, arrows, Enter/Space, aria-pressed);
  * stale series are grey and dotted with their age in the hover text (hovertemplate restyles redraw
  * nothing: editType 'none').
  *
@@ -117,13 +119,29 @@
     }
 
     /**
-     * The x range: the selected window, its right edge a little ahead of now (until the next move),
-     * so points arriving before then are on the plot. Moving the axes redraws every subplot, like an
-     * extendTraces does, so they move every few seconds rather than with every payload.
+     * The x range: the selected window ending at now, as Chart.js draws it. It used to end
+     * axisMoveMs ahead of now (so that points arriving before the next move were on the plot), which
+     * left up to 5 s of empty plot on the right. Now the axes move with every payload instead: an
+     * extendTraces redraws every subplot anyway, and moving the range in that redraw costs nothing more
+     * (moveAxesWith). A relayout of its own (a redraw) moves them only when no payload came for
+     * axisMoveMs (every host silent).
      */
     function xRange(now) {
-      const lead = moveEveryMs();
-      return [now + lead - app.windowMs, now + lead];
+      return [now - app.windowMs, now];
+    }
+
+    function xAxes(gd) {
+      return Object.keys(gd.layout).filter(function (k) { return /^xaxis\d*$/.test(k); });
+    }
+
+    /**
+     * The range for the redraw that the payload about to be sent causes: Plotly.extendTraces redraws
+     * from gd.layout, so the new range set there is drawn by that same redraw, not by one more.
+     */
+    function moveAxesWith(gd, now) {
+      const range = xRange(now);
+      for (const ax of xAxes(gd)) gd.layout[ax].range = range.slice();
+      p.rangeAt = now;
     }
 
     /** Round ticks of the unit over the group's values (from 0, like Chart.js's beginAtZero; % to 100). */
@@ -349,6 +367,16 @@
       }, wait);
     }
 
+    /** The extendData payload of the pending points, each trace bounded by what its buffer keeps. */
+    function livePayload() {
+      const payload = core.extendPayload(p.pending, p.traceIndex, function (key) {
+        return app.model.series.get(key).buffer.points.length;
+      }, function (key, pt) {
+        return hoverText(app.model.series.get(key), pt);
+      });
+      return payload;
+    }
+
     function flush(force) {
       if ((app.paused && !force) || document.hidden || !app.isActive('plotly')) return;
       p.lastFlush = performance.now();
@@ -367,23 +395,21 @@
         return;
       }
       const now = Date.now();
-      if (now - p.rangeAt >= moveEveryMs() && p.traceIndex.size) {
-        const range = xRange(now);
-        const move = {};
-        const axes = Object.keys(gd.layout).filter(function (k) { return /^xaxis\d*$/.test(k); });
-        for (const ax of axes) move[ax + '.range'] = range.slice();
-        p.rangeAt = now;
-        const started = performance.now();
-        window.Plotly.relayout(gd, move);
-        p.cost = Math.max(p.cost * 0.5, performance.now() - started);
-      }
-      const payload = core.extendPayload(p.pending, p.traceIndex, function (key) {
-        return app.model.series.get(key).buffer.points.length;
-      }, function (key, pt) {
-        return hoverText(app.model.series.get(key), pt);
-      });
+      const payload = livePayload();
       p.pending.clear();
-      if (!payload) return;
+      if (!payload) {
+        if (now - p.rangeAt >= moveEveryMs() && p.traceIndex.size) {
+          const move = {};
+          const range = xRange(now);
+          for (const ax of xAxes(gd)) move[ax + '.range'] = range.slice();
+          p.rangeAt = now;
+          const started = performance.now();
+          window.Plotly.relayout(gd, move);
+          p.cost = Math.max(p.cost * 0.5, performance.now() - started);
+        }
+        return;
+      }
+      moveAxesWith(gd, now);
       p.inFlight = new Map();
       payload[1].forEach(function (traceIdx, j) {
         const xs = payload[0].x[j];
