@@ -9,11 +9,12 @@
  * one, and whole rebuilds (Plotly.react: snapshot, new series, theme, resume) wait for the same.
  *
  * Parity with Chart.js: bucketed series (long windows) get a min–max band (two traces filled one to
- * the other, in the series' legend group, so a legend click hides both); y ticks at round numbers
- * of the unit (binary prefixes for bytes, view.niceTicks / view.formatValue); the x axis spans the
- * selected window and ends at now, like Chart.js's (moved in the redraw of each payload; by a
- * relayout of its own only when no payload came for axisMoveMs); legend items are keyboard buttons
- * (tab stop, arrows, Enter/Space, aria-pressed);
+ * the other, in the series' legend group, so a legend click hides both), extended with the live
+ * samples in the same payload as the line (over the bucket being filled it is the running min–max of
+ * its samples, core.bandTail); y ticks at round numbers of the unit (binary prefixes for bytes,
+ * view.niceTicks / view.formatValue); the x axis spans the selected window and ends at now, like
+ * Chart.js's (moved in the redraw of each payload; by a relayout of its own only when no payload came
+ * for axisMoveMs); legend items are keyboard buttons (tab stop, arrows, Enter/Space, aria-pressed);
  * stale series are grey and dotted with their age in the hover text (hovertemplate restyles redraw
  * nothing: editType 'none').
  *
@@ -214,18 +215,21 @@
         const pts = s.buffer.points;
         const xs = pts.map(function (q) { return q.x; });
         const visible = app.hidden.has(s.key) ? 'legendonly' : true;
-        if (s.buffer.res > 0) {
+        if (s.buffer.res > 0 && !app.preview) {
           // The min–max band under a bucketed series: max, then min filled up to it ('tonexty').
-          // Live raw points (no min/max) continue the band at their value.
+          // Not on the quick first paint of a big view (app.preview), like Chart.js: its buckets are
+          // replaced by the raw window a moment later, and two filled traces a series cost the most.
+          // Live raw points (no min/max yet) carry the running min–max of their bucket (bandTail),
+          // as the payloads that extend the band do. `text: []`: extendTraces extends every key of
+          // the payload on every trace it names, and a trace without the attribute is an error.
+          const env = core.bandTail(pts, s.buffer.res, pts.length);
           const band = { type: 'scatter', mode: 'lines', x: xs, xaxis: 'x' + n, yaxis: 'y' + n,
             line: { width: 0, color: colourOf(s) }, hoverinfo: 'skip', showlegend: false,
-            legendgroup: s.key, visible: visible };
+            legendgroup: s.key, visible: visible, text: [] };
           p.bandIndex.set(s.key, [traces.length, traces.length + 1]);
-          traces.push(Object.assign({}, band, { name: traceName(s) + ' (max)',
-            y: pts.map(function (q) { return q.max !== undefined ? q.max : q.y; }) }));
+          traces.push(Object.assign({}, band, { name: traceName(s) + ' (max)', y: env.hi }));
           traces.push(Object.assign({}, band, { name: traceName(s) + ' (min)', fill: 'tonexty',
-            fillcolor: view.withAlpha(colourOf(s), app.theme === 'dark' ? 0.22 : 0.16),
-            y: pts.map(function (q) { return q.min !== undefined ? q.min : q.y; }) }));
+            fillcolor: view.withAlpha(colourOf(s), app.theme === 'dark' ? 0.22 : 0.16), y: env.lo }));
           p.traceKeys.push(s.key, s.key);
         }
         p.traceIndex.set(s.key, traces.length);
@@ -367,13 +371,36 @@
       }, wait);
     }
 
-    /** The extendData payload of the pending points, each trace bounded by what its buffer keeps. */
+    /**
+     * The extendData payload of the pending points: the line of each series and, for a bucketed one,
+     * its band (max and min traces, the same x, the running min–max of bandTail), each trace bounded
+     * by what its buffer keeps. Null when nothing is pending; sets p.rebuild when the pending points
+     * are not the end of their buffer (a band cannot be extended from them then).
+     */
     function livePayload() {
       const payload = core.extendPayload(p.pending, p.traceIndex, function (key) {
         return app.model.series.get(key).buffer.points.length;
       }, function (key, pt) {
         return hoverText(app.model.series.get(key), pt);
       });
+      if (!payload) return null;
+      for (const [key, pts] of p.pending) {
+        const band = p.bandIndex.get(key);
+        if (!band || !pts.length || !p.traceIndex.has(key)) continue;
+        const b = app.model.series.get(key).buffer;
+        const from = b.points.length - pts.length;
+        if (from < 0 || b.points[from] !== pts[0] || b.points[b.points.length - 1] !== pts[pts.length - 1]) {
+          p.rebuild = true;
+          return null;
+        }
+        const env = core.bandTail(b.points, b.res, pts.length);
+        const xs = pts.map(function (q) { return q.x; });
+        payload[0].x.push(xs, xs.slice());
+        payload[0].y.push(env.hi, env.lo);
+        payload[0].text.push([], []);
+        payload[1].push(band[0], band[1]);
+        payload[2].push(b.points.length, b.points.length);
+      }
       return payload;
     }
 
@@ -397,6 +424,10 @@
       const now = Date.now();
       const payload = livePayload();
       p.pending.clear();
+      if (p.rebuild) {
+        rebuild(gd);
+        return;
+      }
       if (!payload) {
         if (now - p.rangeAt >= moveEveryMs() && p.traceIndex.size) {
           const move = {};
