@@ -222,14 +222,15 @@ def test_plotly_live_range_ends_at_now_and_band_follows_live_samples(page, stack
                  "live samples in the line")
 
         # the range at each redraw: ending at now (the page's clock at that redraw, less the time
-        # from the payload's flush to its redraw), never ahead of it, the newest sample on the plot
+        # from the payload's flush to its redraw: slack for a loaded machine), never ahead of it, the
+        # newest sample on the plot. Before the fix it ended 0-5 s ahead of now at every redraw.
         redraws = page.evaluate(RANGE_AT_REDRAWS, [name, 6])
         assert len(redraws) >= 4, redraws
         for r in redraws:
             assert r["end"] <= r["now"], f"the x range ends {r['end'] - r['now']} ms ahead of now: {redraws}"
-            assert r["now"] - r["end"] < 1500, f"the x range ends {r['now'] - r['end']} ms before now: {redraws}"
+            assert r["now"] - r["end"] < 2500, f"the x range ends {r['now'] - r['end']} ms before now: {redraws}"
             assert r["newest"] <= r["end"], "the newest sample is on the plot"
-            assert r["end"] - r["newest"] < 2500, f"the range ends {r['end'] - r['newest']} ms after the newest sample"
+            assert r["end"] - r["newest"] < 3000, f"the range ends {r['end'] - r['newest']} ms after the newest sample"
 
         # the band: the line's x, and over the bucket being filled the running min–max of what came
         widths: dict[int, list[float]] = {}
