@@ -27,8 +27,9 @@ import contextlib
 import logging
 import secrets
 import time
+import types
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -51,18 +52,24 @@ JITTER_S = 0.001  # a frame this much early still counts as a full interval afte
 
 
 class _Client:
-    __slots__ = ("busy", "coalesced", "dropped_frames", "group", "kicked", "last_progress", "queue", "ready", "task")
+    __slots__ = ("broken", "busy", "coalesced", "drain", "dropped_frames", "group", "kicked", "last_progress", "queue",
+                 "ready", "send", "task")
 
-    def __init__(self, now: float) -> None:
+    def __init__(self, now: float, send: Callable[[str], Coroutine[Any, Any, None]] | None = None) -> None:
         self.queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_FRAMES)
         self.ready = False
         self.group: _Group | None = None
         self.dropped_frames = 0
         self.coalesced = 0
         self.last_progress = now  # last time the socket accepted a frame (or nothing was waiting)
-        self.busy = False  # the sender holds a frame the socket has not taken yet
+        self.busy = False  # a frame is on its way to the socket, which has not taken it yet
         self.kicked: str | None = None
         self.task: asyncio.Task[None] | None = None
+        # Writes one frame to the socket. None: frames only queue (unit tests read the queue).
+        self.send = send
+        # Sends the queue's frames (and one the socket did not take at once); None while nothing waits.
+        self.drain: asyncio.Task[None] | None = None
+        self.broken = False  # the socket refused a frame (closed): nothing more is sent to it
 
     def offer(self, frame: str) -> bool:
         """Queue a frame; False when the queue is full (the caller coalesces)."""
@@ -79,6 +86,28 @@ class _Client:
             dropped += 1
         self.queue.put_nowait(frame)
         return dropped
+
+
+_SEND_ERRORS = (WebSocketDisconnect, RuntimeError, OSError)  # the socket is closed (or closing)
+
+
+@types.coroutine
+def _finish(coro: Coroutine[Any, Any, None], waiting_on: Any) -> Generator[Any, Any, None]:
+    """Await the rest of ``coro``, a send that was started by hand and stopped at ``waiting_on`` (the
+    future it awaits: the socket's buffer is full). Passes results and exceptions (cancellation) on."""
+    while True:
+        try:
+            value = yield waiting_on
+        except BaseException as exc:
+            try:
+                waiting_on = coro.throw(exc)
+            except StopIteration:
+                return
+            continue
+        try:
+            waiting_on = coro.send(value)
+        except StopIteration:
+            return
 
 
 class _Group:
@@ -247,8 +276,16 @@ class Hub:
         return max(self.heartbeat_interval, group.sub.interval)
 
     def _deliver(self, client: _Client, frame: str, now: float) -> int:
+        if client.broken:
+            return 0
         if client.queue.empty() and not client.busy:
             client.last_progress = now
+            if client.send is not None:
+                # Nothing waits for this socket: write now, without a queue and a task switch per frame.
+                self._send_now(client, frame)
+                self.frames_sent += 1
+                self.bytes_sent += len(frame)
+                return 1
         elif now - client.last_progress >= self.stuck_timeout:
             # Frames have waited that long without the socket taking one: the page is stuck.
             self._kick(client, "too slow: no frame accepted for %.0f s" % (now - client.last_progress))
@@ -256,6 +293,7 @@ class Hub:
         if client.offer(frame):
             self.frames_sent += 1
             self.bytes_sent += len(frame)
+            self._flush(client)
             return 1
         # Coalesce: the backlog becomes the newest point per series plus a gap marker.
         sub = client.group.sub if client.group else ALL
@@ -265,7 +303,57 @@ class Hub:
         client.coalesced += 1
         self.coalesced_frames += 1
         self.gap_frames += 1
+        self._flush(client)
         return 0
+
+    def _send_now(self, client: _Client, frame: str) -> None:
+        """Start writing ``frame``; a socket with room takes it before this returns (the usual case).
+        When its buffer is full, the write goes on in a drain task, which the next frames queue behind."""
+        assert client.send is not None
+        coro = client.send(frame)
+        try:
+            waiting_on = coro.send(None)
+        except StopIteration:
+            return
+        except _SEND_ERRORS:
+            client.broken = True
+            return
+        except Exception:
+            client.broken = True
+            log.exception("sending a frame failed")
+            return
+        client.busy = True
+        client.drain = asyncio.get_running_loop().create_task(self._drain(client, _finish(coro, waiting_on)))
+
+    def _flush(self, client: _Client) -> None:
+        """Make sure a drain task sends what the client's queue holds."""
+        if client.drain is None and client.send is not None and not client.broken and not client.queue.empty():
+            client.drain = asyncio.get_running_loop().create_task(self._drain(client))
+
+    async def _drain(self, client: _Client, started: Awaitable[None] | None = None) -> None:
+        send = client.send
+        assert send is not None
+        try:
+            if started is not None:
+                client.busy = True
+                await started  # waits while the socket's buffers are full
+                client.busy = False
+                client.last_progress = self._clock()
+            while not client.queue.empty():
+                frame = client.queue.get_nowait()
+                client.busy = True
+                await send(frame)
+                client.busy = False
+                client.last_progress = self._clock()
+        except _SEND_ERRORS:
+            client.broken = True
+        except Exception:
+            client.broken = True
+            log.exception("sending a frame failed")
+        finally:
+            client.busy = False
+            if client.drain is asyncio.current_task():
+                client.drain = None
 
     def _kick(self, client: _Client, reason: str) -> None:
         if client.kicked is None:
@@ -278,6 +366,8 @@ class Hub:
             self._leave(client)
             while not client.queue.empty():
                 client.queue.get_nowait()
+            if client.drain is not None:
+                client.drain.cancel()
             if client.task is not None:
                 client.task.cancel()
 
@@ -403,10 +493,9 @@ class Hub:
     # -- one WebSocket ---------------------------------------------------------------------------
     async def serve(self, websocket: WebSocket) -> None:
         await websocket.accept()
-        client = _Client(self._clock())
+        client = _Client(self._clock(), websocket.send_text)
         client.task = asyncio.current_task()
         self._clients.add(client)
-        sender = asyncio.create_task(self._send_loop(websocket, client))
         try:
             while True:
                 message = await websocket.receive()
@@ -415,19 +504,22 @@ class Hub:
                 text = message.get("text")
                 if text is None:
                     client.offer(protocol.error_frame("binary frames are not supported").decode())
+                    self._flush(client)
                     continue
                 try:
                     request = protocol.parse_client_message(text)
                 except protocol.ClientMessageError as exc:
                     client.offer(protocol.error_frame(str(exc)).decode())
+                    self._flush(client)
                     continue
                 self.handle(client, request)
+                self._flush(client)
         except (WebSocketDisconnect, RuntimeError):
             pass
         except asyncio.CancelledError:
             if client.kicked is None:
                 raise
-            sender.cancel()
+            await self._stop_drain(client)
             # No timeout: the close frame goes out when the page reads again; if it never does,
             # the server's ping timeout ends the connection and this returns.
             with contextlib.suppress(Exception):
@@ -435,15 +527,13 @@ class Hub:
         finally:
             self._clients.discard(client)
             self._leave(client)
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sender
+            client.broken = True  # no frame starts after this
+            await self._stop_drain(client)
 
-    async def _send_loop(self, websocket: WebSocket, client: _Client) -> None:
-        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
-            while True:
-                frame = await client.queue.get()
-                client.busy = True
-                await websocket.send_text(frame)  # waits while the socket's buffers are full
-                client.busy = False
-                client.last_progress = self._clock()
+    @staticmethod
+    async def _stop_drain(client: _Client) -> None:
+        drain = client.drain
+        if drain is not None:
+            drain.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await drain

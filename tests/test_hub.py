@@ -390,3 +390,151 @@ def test_the_frame_budget_widens_the_gap_between_frames_as_clients_join():
         hub.submit([Sample("h", i + 1, i, {"m": float(i)})])
         got.append(hub.tick(now=2.0 + (i - 20) * 0.05))
     assert sum(got) == 10, "one frame per 0.05 s tick"
+
+
+class FakeSocket:
+    """Stands in for uvicorn's send: takes frames at once while ``writable`` is set, else waits (a
+    full buffer), like websockets-sansio's ``await self.writable.wait()``."""
+
+    def __init__(self):
+        self.writable = asyncio.Event()
+        self.writable.set()
+        self.frames = []
+        self.waiting = 0
+        self.cancelled = 0
+        self.fail = None
+
+    async def send(self, frame):
+        self.waiting += 1
+        try:
+            await self.writable.wait()
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+        finally:
+            self.waiting -= 1
+        if self.fail is not None:
+            raise self.fail
+        self.frames.append(orjson.loads(frame))
+
+
+def hub_with_socket_client(**kw):
+    store = SeriesStore(10**9, 1000, 100)
+    now = [0.0]
+    hub = Hub(store, 0.1, lambda: {}, heartbeat_interval=600.0, clock_ms=lambda: 0, clock=lambda: now[0], **kw)
+    sock = FakeSocket()
+    client = _Client(0.0, sock.send)
+    return hub, client, sock, now
+
+
+def tick_with_sample(hub, now, i):
+    now[0] = 0.1 * (i + 1)
+    hub.submit([Sample("h", i + 1, i, {"m": float(i)})])
+    return hub.tick(now=now[0])
+
+
+def test_a_socket_with_room_takes_each_frame_at_once_without_a_queue_or_task():
+    async def scenario():
+        hub, client, sock, now = hub_with_socket_client()
+        hub.handle(client, ClientRequest("ready"))
+        hub._flush(client)  # the snapshot goes through the drain task (serve() does this)
+        await asyncio.sleep(0)
+        assert [f["type"] for f in sock.frames] == ["snapshot"] and client.drain is None
+        for i in range(5):
+            assert tick_with_sample(hub, now, i) == 1
+            # written during the tick itself: nothing queued, no task started
+            assert len(sock.frames) == i + 2 and client.queue.empty() and client.drain is None
+        assert [f["seq"] for f in sock.frames[1:]] == list(range(1, 6))
+        assert [f["prev"] for f in sock.frames[2:]] == list(range(1, 5))
+        assert hub.frames_sent == 5 and client.last_progress == 0.5
+
+    asyncio.run(scenario())
+
+
+def test_frames_queue_in_order_behind_a_full_socket_then_go_straight_out_again():
+    async def scenario():
+        hub, client, sock, now = hub_with_socket_client()
+        hub.handle(client, ClientRequest("ready"))
+        client.queue.get_nowait()
+        sock.writable.clear()  # the page stops reading: the first frame waits in the socket's send
+        tick_with_sample(hub, now, 0)
+        assert sock.waiting == 1 and client.busy and client.drain is not None and client.queue.empty()
+        for i in range(1, 4):
+            tick_with_sample(hub, now, i)
+        assert client.queue.qsize() == 3 and sock.frames == []
+        sock.writable.set()
+        await client.drain
+        assert [f["seq"] for f in sock.frames] == [1, 2, 3, 4]
+        assert [t for f in sock.frames for s in f["series"] for t in s["ts"]] == [1, 2, 3, 4]
+        assert client.drain is None and not client.busy and client.queue.empty()
+        assert client.last_progress == 0.4
+        tick_with_sample(hub, now, 4)
+        assert sock.frames[-1]["seq"] == 5 and client.drain is None  # direct again
+        assert hub.frames_sent == 5 and client.coalesced == 0
+
+    asyncio.run(scenario())
+
+
+def test_a_stuck_socket_is_coalesced_then_kicked_and_its_pending_send_cancelled(monkeypatch):
+    monkeypatch.setattr(hub_mod, "QUEUE_FRAMES", 4)
+
+    async def scenario():
+        hub, client, sock, now = hub_with_socket_client(stuck_timeout=5.0)
+        client.task = asyncio.get_running_loop().create_future()  # stands in for the serve task
+        hub.handle(client, ClientRequest("ready"))
+        client.queue.get_nowait()
+        sock.writable.clear()
+        for i in range(8):
+            tick_with_sample(hub, now, i)
+        await asyncio.sleep(0)
+        assert client.coalesced >= 1 and hub.gap_frames >= 1
+        assert orjson.loads(client.queue.get_nowait())["type"] == "gap"
+        drain = client.drain
+        assert drain is not None and sock.waiting == 1
+        for i in range(8, 70):  # stays stuck past the timeout
+            tick_with_sample(hub, now, i)
+        assert client.kicked and "too slow" in client.kicked and client.task.cancelled()
+        with pytest.raises(asyncio.CancelledError):
+            await drain
+        assert sock.cancelled == 1 and sock.frames == [] and hub.slow_disconnects == 1
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("error", [RuntimeError("closed"), OSError("reset"), ValueError("bug")])
+def test_a_socket_that_refuses_a_frame_gets_no_more_and_the_tick_goes_on(error):
+    async def scenario():
+        hub, client, sock, now = hub_with_socket_client()
+        other = _Client(0.0)
+        for c in (client, other):
+            hub.handle(c, ClientRequest("ready"))
+            c.queue.get_nowait()
+        sock.fail = error
+        assert tick_with_sample(hub, now, 0) == 2
+        assert client.broken and other.queue.qsize() == 1
+        assert tick_with_sample(hub, now, 1) == 1  # only the other one
+        assert client.queue.empty() and client.drain is None
+
+    asyncio.run(scenario())
+
+
+def test_a_send_that_waited_finishes_with_the_sockets_result():
+    """The hand-started send continues in the drain task with what the awaited future gives it."""
+    async def scenario():
+        fut = asyncio.get_running_loop().create_future()
+        got = []
+
+        async def send():
+            got.append(await fut)
+            return "done"
+
+        coro = send()
+        waiting_on = coro.send(None)
+        assert waiting_on is fut
+        task = asyncio.ensure_future(hub_mod._finish(coro, waiting_on))
+        await asyncio.sleep(0)
+        fut.set_result(42)
+        await task
+        assert got == [42]
+
+    asyncio.run(scenario())
