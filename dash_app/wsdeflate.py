@@ -29,6 +29,7 @@ import contextlib
 import logging
 import time
 import zlib
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
@@ -53,6 +54,8 @@ FAST_ABOVE = 1 << 20  # messages this large (snapshots) use zlib level 1: half t
 class FrameCache:
     """Recent messages → their deflated form, per (window bits, settings). Event-loop only."""
 
+    RECENT = 8  # the frames of the last tick(s), compared before hashing (one memcmp, no hash of the frame)
+
     def __init__(self, max_bytes: int = CACHE_BYTES, max_entries: int = CACHE_ENTRIES,
                  max_age: float = CACHE_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
         self.max_bytes = max_bytes
@@ -60,38 +63,61 @@ class FrameCache:
         self.max_age = max_age
         self._clock = clock
         self._entries: dict[tuple[int, tuple[tuple[str, Any], ...], bytes], tuple[float, bytes]] = {}
+        # The newest entries, newest first, as (wbits, settings, data, deflated): every connection of a
+        # group asks for the same frame in turn, and each asks with its own copy of the bytes (a fresh
+        # object whose hash is not cached), so comparing against these spares hashing the whole frame.
+        self._recent: deque[tuple[int, tuple[tuple[str, Any], ...], bytes, bytes]] = deque(maxlen=self.RECENT)
         self._bytes = 0
         self.hits = 0
         self.misses = 0
 
-    def compress(self, data: bytes, wbits: int, settings: dict[str, Any]) -> bytes:
+    @staticmethod
+    def settings_key(settings: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+        return tuple(sorted(settings.items()))
+
+    def compress(self, data: bytes, wbits: int, settings: dict[str, Any],
+                 key: tuple[tuple[str, Any], ...] | None = None) -> bytes:
+        """``data`` deflated on its own; ``key``: :meth:`settings_key` of ``settings``, if known."""
+        skey = self.settings_key(settings) if key is None else key
+        for r_wbits, r_skey, r_data, r_out in self._recent:
+            if r_data == data and r_wbits == wbits and r_skey == skey:
+                self.hits += 1
+                return r_out
         now = self._clock()
         self._evict(now - self.max_age)
         if len(data) > CACHE_MAX_FRAME:
             self.misses += 1
             return deflate(data, wbits, settings)
-        key = (wbits, tuple(sorted(settings.items())), data)
-        entry = self._entries.get(key)
+        entry_key = (wbits, skey, data)
+        entry = self._entries.get(entry_key)
         if entry is not None:
             self.hits += 1
-            return entry[1]
-        self.misses += 1
-        out = deflate(data, wbits, settings)
-        self._entries[key] = (now, out)
-        self._bytes += len(data)
-        self._evict(float("-inf"))
+            out = entry[1]
+        else:
+            self.misses += 1
+            out = deflate(data, wbits, settings)
+            self._entries[entry_key] = (now, out)
+            self._bytes += len(data)
+            self._evict(float("-inf"))
+        self._recent.appendleft((wbits, skey, data, out))
         return out
 
     def _evict(self, older_than: float) -> None:
         """Drop the oldest entries while over a bound or older than ``older_than``."""
         entries = self._entries
+        evicted = False
         while entries:
             oldest = next(iter(entries))
             if (self._bytes <= self.max_bytes and len(entries) <= self.max_entries
                     and entries[oldest][0] >= older_than):
-                return
+                break
             self._bytes -= len(oldest[2])
             del entries[oldest]
+            evicted = True
+        if evicted:  # the recent ones must not outlive their entries (the bounds hold for them too)
+            kept = [r for r in self._recent if (r[0], r[1], r[2]) in entries]
+            self._recent.clear()
+            self._recent.extend(kept)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -122,6 +148,7 @@ class RelayDeflate(PerMessageDeflate):
         )
         self.mode = mode
         self.cache = cache
+        self._settings_key = FrameCache.settings_key(self.compress_settings)
         self._fragmented = False  # inside a fragmented message we compress (never the case for the relay)
 
     def encode(self, frame: Frame) -> Frame:
@@ -135,7 +162,8 @@ class RelayDeflate(PerMessageDeflate):
         if not frame.fin:  # first fragment: websockets' own path, a fresh compressor per message
             self._fragmented = True
             return super().encode(frame)
-        data = self.cache.compress(bytes(frame.data), self.local_max_window_bits, self.compress_settings)
+        data = self.cache.compress(bytes(frame.data), self.local_max_window_bits, self.compress_settings,
+                                   self._settings_key)
         return Frame(frame.opcode, data, True, True, frame.rsv2, frame.rsv3)
 
 

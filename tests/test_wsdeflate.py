@@ -103,3 +103,21 @@ def test_the_cache_is_bounded_in_bytes_entries_and_age(monkeypatch):
 def test_connection_mode_keeps_websockets_own_extension():
     server, _ = negotiate("connection", FrameCache())
     assert type(server) is PerMessageDeflate
+
+
+def test_a_recent_frame_is_found_without_hashing_and_forgotten_with_its_entry():
+    cache = FrameCache(max_entries=2)
+    a, b, c = (bytes(f) for f in frames(3))
+    out_a = cache.compress(a, 12, {"memLevel": 5})
+    key = FrameCache.settings_key({"memLevel": 5})
+    copy = bytearray(a)  # every connection asks with its own copy of the bytes
+    assert cache.compress(bytes(copy), 12, {"memLevel": 5}, key) is out_a
+    assert cache.compress(bytes(copy), 12, {"memLevel": 9}) is not out_a, "other settings: another entry"
+    cache.compress(a, 15, {"memLevel": 5})  # another window: its own entry
+    assert (cache.hits, cache.misses) == (1, 3)
+    cache.compress(b, 12, {}), cache.compress(c, 12, {})
+    assert len(cache) == 2 and all((r[0], r[1], r[2]) in cache._entries for r in cache._recent)
+    cache.compress(bytes(copy), 12, {"memLevel": 5}, key)
+    assert cache.misses == 6, "an evicted frame is compressed again, not served from the recent ones"
+    assert zlib.decompressobj(wbits=-12).decompress(cache.compress(a, 12, {"memLevel": 5}, key)
+                                                  + b"\x00\x00\xff\xff") == a
