@@ -154,24 +154,27 @@
     if (answerTimer) clearTimeout(answerTimer);
     answerTimer = setTimeout(function () {
       answerTimer = null;
-      if (app.socketOpen && app.model.sequencer.awaiting) ask(app.model.sequencer.canResume() ? 'resume' : 'snapshot');
+      if (app.socketOpen && app.model.sequencer.awaiting) ask(app.model.sequencer.canResume() ? 'resume' : 'snapshot', true);
     }, ms);
   }
 
   /**
    * 'snapshot': subscribe quietly (answered with a snapshot; the buffers start over from it);
-   * 'resume': everything after our last seq (a catchup, small) and live frames from then on.
+   * 'resume': everything after our last seq (a catchup, small) and live frames from then on; with
+   * `quiet`, the catchup alone (nothing overwrites it), then a live resume once it is applied.
    */
-  function ask(what) {
+  function ask(what, quiet) {
     const q = app.model.sequencer;
     if (what === 'resume' && q.canResume()) {
-      sendNow(message('resume', Object.assign({ epoch: q.epoch, seq: q.last }, subscription())));
+      sendNow(message('resume', Object.assign({ epoch: q.epoch, seq: q.last },
+        quiet ? quietSubscription() : subscription())));
       app.stats.resumes = (app.stats.resumes || 0) + 1;
-      app.quiet = false;
-      // Nothing is in flight on the quiet subscription, and the relay replaces its queue for us with
+      // From a quiet subscription nothing is in flight, and the relay replaces its queue for us with
       // the catchup, so a data frame before the catchup means it was lost: resume again at once.
-      q.reset('hello');
-      armRetry(1500);
+      // From a live one, frames sent before the relay read us may still come first.
+      q.reset(app.quiet ? 'hello' : 'resume');
+      app.quiet = !!quiet;
+      armRetry(quiet ? QUIET_S * 1000 + 2000 : 1500);
     } else {
       sendNow(message('subscribe', quietSubscription()));
       app.stats.snapshotsAsked = (app.stats.snapshotsAsked || 0) + 1;
@@ -454,12 +457,14 @@
     if (result.action === 'apply') app.resumesLost = 0;
     if (result.action === 'resync') ask('snapshot');
     else if (result.action === 'resume') {
-      // A refused resume (a restarted relay) is answered with a snapshot on the live subscription,
-      // which a data frame may overwrite again and again: after two lost answers, ask quietly.
+      // A frame was skipped: a live resume. When its answer is lost too (a catchup is followed by
+      // data frames within 50 ms, and a page busy drawing 1,000 series for longer lets the component
+      // overwrite it; a refused resume's snapshot likewise), resume quietly: the answer comes alone.
       app.resumesLost = (app.resumesLost || 0) + 1;
-      ask(app.resumesLost > 2 ? 'snapshot' : 'resume');
+      ask('resume', app.resumesLost > 1);
     }
-    else if (app.quiet && (frame.type === 'snapshot' || frame.type === 'catchup') && result.action === 'apply') {
+    let resumeLive = false;
+    if (app.quiet && (frame.type === 'snapshot' || frame.type === 'catchup') && result.action === 'apply') {
       const coarse = app.coarseAsked && frame.type === 'snapshot' && core().isTierSnapshot(frame);
       app.coarseAsked = false;
       // buckets for a quick first paint: the raw window next (still quiet), then live frames
@@ -467,7 +472,7 @@
         app.mark('buckets applied: raw window asked');
         ask('snapshot');
       }
-      else ask('resume'); // the answer on the quiet subscription is in: live frames from here
+      else resumeLive = true; // the answer on the quiet subscription is in: live frames from here
     }
     if (frame.type !== 'snapshot') {
       for (const key of result.appended.keys()) app.fresh.seen(app.model.series.get(key).host, now);
@@ -484,6 +489,38 @@
     }
     if (frame.status || result.appended.size) applyStale(now);
     if (result.reset || result.created.length || frame.status) refreshHeader(now);
+    if (resumeLive) whenDrawn(resumeIfStillQuiet);
+  }
+
+  /* Live frames follow a catchup within 50 ms; asked for while the renderer still has to draw what
+   * was just applied (~1 s for 1,000 series, in slices), the catchup would be overwritten before the
+   * callback saw it, again and again. So the live resume goes out once the renderer has nothing
+   * left to draw (checked after each animation frame; at most 3 s; a hidden tab runs no animation
+   * frames, so a timer stands in). */
+  const DRAWN_WAIT_MS = 3000;
+
+  function whenDrawn(fn) {
+    const until = performance.now() + DRAWN_WAIT_MS;
+    let done = false;
+    const go = function () {
+      if (!done) {
+        done = true;
+        fn();
+      }
+    };
+    const check = function () {
+      if (done) return;
+      const r = active();
+      if (!r || r.idle() || performance.now() > until) go();
+      else window.requestAnimationFrame(function () { window.setTimeout(check, 0); });
+    };
+    window.requestAnimationFrame(function () { window.setTimeout(check, 0); });
+    window.setTimeout(go, DRAWN_WAIT_MS + 500);
+  }
+
+  function resumeIfStillQuiet() {
+    // not if something else was asked meanwhile (a window switch, a reconnect)
+    if (app.socketOpen && app.quiet && !app.model.sequencer.awaiting) ask('resume');
   }
 
   // ---------------------------------------------------------------- start ----------------------
