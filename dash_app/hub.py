@@ -144,8 +144,9 @@ class Hub:
         self.store = store
         self.frame_interval = frame_interval
         # Frames per second summed over all clients (0 = no limit). Each frame sent costs the relay
-        # about 30 µs per client whatever its size, so with many viewers the gap between a group's
-        # frames widens to clients / budget: latency gives way before the CPU runs out.
+        # about 20-25 µs per client whatever its size (most of it the socket write itself), so with
+        # many viewers the gap between a group's frames widens to clients / budget: latency gives way
+        # before the CPU runs out.
         self.frame_budget = frame_budget
         self.heartbeat_interval = heartbeat_interval
         self.stale_after = stale_after
