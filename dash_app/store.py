@@ -29,6 +29,10 @@ from .messages import Sample
 SeriesKey = tuple[str, str]  # (host, metric)
 
 SLACK = 1.1  # trim a column only when it is 10 % over its bound: amortised O(1) appends
+# Fold into the tiers after this many new points even between prunes: a replay of millions of
+# messages (a restart) is then folded as it is read, not all at once by the first page asking for
+# buckets (900k points took that page's snapshot 250 ms more).
+FOLD_AFTER = 100_000
 
 
 @dataclass(slots=True)
@@ -165,6 +169,7 @@ class SeriesStore:
         self._series: dict[SeriesKey, _Series] = {}
         self._by_host: dict[str, dict[str, _Series]] = {}  # the same series, found without a key tuple
         self._points = 0
+        self._unfolded = 0  # points stored since the tiers were last brought up to date
         self.duplicate_points = 0
         self.dropped_series_points = 0  # points of series refused by the series cap
         self.last_seen: dict[str, float] = {}  # host -> relay clock (s) of its newest arrival
@@ -219,6 +224,15 @@ class SeriesStore:
             entry[0].append(ts)
             entry[1].append(y)
         self._points += stored
+        self._unfolded += stored
+        if self._unfolded > FOLD_AFTER:
+            self.fold()
+
+    def fold(self) -> None:
+        """Bring every series' tiers up to date (otherwise done lazily: at prune, trim or a tier read)."""
+        for series in self._series.values():
+            series.fold()
+        self._unfolded = 0
 
     def prune(self, now_ms: int) -> None:
         """Forget what is older than each tier keeps; forget series with nothing left."""
@@ -237,6 +251,7 @@ class SeriesStore:
                 tier.prune(now_ms - span)
             if not series.ts and not series.tiers[-1].start:
                 empty.append(key)
+        self._unfolded = 0  # every series was folded above
         for key in empty:
             del self._series[key]
             host, metric = key

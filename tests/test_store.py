@@ -2,6 +2,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dash_app import store as store_module
 from dash_app.messages import Sample
 from dash_app.store import Batch, SeriesStore
 
@@ -139,9 +140,11 @@ def test_tiers_hold_every_point_even_after_raw_trims(steps, values, cuts, max_po
         y = float(values[i])
         store.add(sample("h", ts, m=y), Batch())
         points.append((ts, y))
-        if i in cuts:  # a prune or a long-window snapshot in the middle of the stream
-            if i % 2:
+        if i in cuts:  # a prune, a fold or a long-window snapshot in the middle of the stream
+            if i % 3 == 1:
                 store.prune(now_ms=ts)
+            elif i % 3 == 2:
+                store.fold()
             else:
                 store.snapshot(window_ms=3_600_000, now_ms=ts)
     for window, res in ((3_600_000, 10_000), (86_400_000, 60_000)):
@@ -155,6 +158,18 @@ def test_tiers_hold_every_point_even_after_raw_trims(steps, values, cuts, max_po
     raw = store.snapshot(now_ms=ts)[0]
     kept = [p for p in points if p[0] >= ts - 60_000][-max_points:]
     assert list(zip(raw["ts"], raw["y"], strict=True)) == kept
+
+
+def test_a_long_replay_is_folded_as_it_is_read(monkeypatch):
+    """Not all at once by the first page that asks for buckets after a restart."""
+    monkeypatch.setattr(store_module, "FOLD_AFTER", 50)
+    store = SeriesStore(window_ms=600_000, max_points=1000, max_series=10)
+    base = 1_800_000_000_000
+    for i in range(120):  # 2 series: 240 points, folded every 50
+        store.add(sample("h", base + i * 1000, a=float(i), b=1.0), Batch())
+    folded = [s.folded for s in store._series.values()]
+    assert all(200 // 2 <= f <= 120 for f in folded), folded  # the last fold was at ≥ 200 points
+    assert store.snapshot(now_ms=base + 119_000, res_ms=10_000)[0]["ts"][-1] == base + 110_000
 
 
 def test_the_batch_of_a_tick_gets_every_stored_point_once_across_samples_and_batches():
