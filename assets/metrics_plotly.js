@@ -375,13 +375,18 @@
     }
 
     /**
-     * Plotly redraws every subplot on each extendTraces, about what a full redraw costs: space the
-     * payloads so that drawing takes at most a quarter of the main thread, and no more often than
-     * Chart.js would redraw for this window.
+     * Plotly redraws every subplot on each extendTraces, about what a full redraw costs (p.cost,
+     * measured per payload). Payloads go no more often than Chart.js would redraw for this window;
+     * an expensive view keeps its redraws to about a sixteenth of the main thread, waiting up to the
+     * axis step (axisMoveMs: 1 s for 1 min, 5 s from 10 min) — the old pace of the range moves, and
+     * about what it cost before the range moved with every payload (bench_page live: 50 series ×
+     * 3,600 points, ~0.3 s a redraw: one payload per ~5 s); beyond that, a quarter of the thread.
+     * A small view (a redraw of tens of ms) keeps the 1 s of Chart.js.
      */
     function schedule() {
       if (p.timer) return;
-      const gap = Math.max(core.redrawIntervalMs(app.windowMs, container.clientWidth || 600), 4 * p.cost);
+      const gap = Math.max(core.redrawIntervalMs(app.windowMs, container.clientWidth || 600),
+        Math.min(moveEveryMs(), 16 * p.cost), 4 * p.cost);
       const wait = p.lastFlush + gap - performance.now();
       if (wait <= 0) {
         flush();

@@ -43,7 +43,7 @@ GRAPH = """() => {
   };
 }"""
 # At each of the next `n` redraws (plotly_afterplot): the end of the x range of the named trace's
-# axis, the page's clock, and the newest x the trace holds; whatever came by then after 20 s.
+# axis, the page's clock, and the newest x the trace holds; whatever came by then after 40 s.
 RANGE_AT_REDRAWS = """([name, n]) => new Promise(resolve => {
   const gd = document.querySelector('#plotly-graph .js-plotly-plot');
   const ms = v => typeof v === 'string' ? new Date(v.replace(' ', 'T') + 'Z').getTime() : v;
@@ -57,7 +57,7 @@ RANGE_AT_REDRAWS = """([name, n]) => new Promise(resolve => {
     if (out.length >= n) done();
   };
   const done = () => { gd.removeListener('plotly_afterplot', on); clearTimeout(timer); resolve(out); };
-  timer = setTimeout(done, 20000);
+  timer = setTimeout(done, 40000);
   gd.on('plotly_afterplot', on);
 })"""
 # The x and y of a series' line and of its band's max and min traces, as Plotly holds them.
@@ -224,13 +224,15 @@ def test_plotly_live_range_ends_at_now_and_band_follows_live_samples(page, stack
         # the range at each redraw: ending at now (the page's clock at that redraw, less the time
         # from the payload's flush to its redraw: slack for a loaded machine), never ahead of it, the
         # newest sample on the plot. Before the fix it ended 0-5 s ahead of now at every redraw.
-        redraws = page.evaluate(RANGE_AT_REDRAWS, [name, 6])
+        # Payloads are 1 s apart here (a light view), up to the axis step (5 s) on a loaded machine.
+        step = page.evaluate("window.dash_clientside.metrics.core.axisMoveMs(3600 * 1000)")
+        redraws = page.evaluate(RANGE_AT_REDRAWS, [name, 5])
         assert len(redraws) >= 4, redraws
         for r in redraws:
             assert r["end"] <= r["now"], f"the x range ends {r['end'] - r['now']} ms ahead of now: {redraws}"
             assert r["now"] - r["end"] < 2500, f"the x range ends {r['now'] - r['end']} ms before now: {redraws}"
             assert r["newest"] <= r["end"], "the newest sample is on the plot"
-            assert r["end"] - r["newest"] < 3000, f"the range ends {r['end'] - r['newest']} ms after the newest sample"
+            assert r["end"] - r["newest"] < step + 1500, f"the range ends {r['end'] - r['newest']} ms after the newest"
 
         # the band: the line's x, and over the bucket being filled the running min–max of what came
         widths: dict[int, list[float]] = {}
@@ -249,7 +251,7 @@ def test_plotly_live_range_ends_at_now_and_band_follows_live_samples(page, stack
             grew = [w for w in widths.values() if len(set(w)) > 1 and w[-1] > w[0]]
             return b if grew else None
 
-        b = wait_for(band_follows, 30, "the band's last bucket to widen as live samples arrive")
+        b = wait_for(band_follows, 45, "the band's last bucket to widen as live samples arrive")
         xs = b["line"]["x"]
         assert all(a < c for a, c in itertools.pairwise(xs)), "each point once, in order"
     finally:
