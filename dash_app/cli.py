@@ -12,6 +12,8 @@ import uvicorn
 from . import config as config_mod
 from .errors import ConfigError
 
+GRACEFUL_SHUTDOWN_S = 5  # then uvicorn cancels what still waits on a socket
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
@@ -33,6 +35,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("dash_app").info(
         "serving %s (Kafka %s, topic %s)", url, cfg.bootstrap_servers, cfg.topic
     )
+    # A frozen tab can hold a full socket that no close frame gets through; without a bound, SIGTERM
+    # waited for it until the ping timeout or the client timeout (a minute, measured) and systemd
+    # would have killed the relay.
     uvicorn.run(app, host=cfg.host, port=cfg.port, log_level=cfg.log_level, ws="websockets-sansio",
-                ws_max_size=cfg.ws_max_message_bytes)
+                ws_max_size=cfg.ws_max_message_bytes, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
     return 0

@@ -101,3 +101,31 @@ def test_stalled_client_is_closed_while_others_get_everything(kafka_broker, kafk
         healthy.close()
     finally:
         dash.stop()
+
+
+def test_sigterm_stops_the_relay_promptly_with_a_stalled_client_attached(kafka_broker, kafka_topic, tmp_path):
+    """A frozen tab holding a full socket must not keep the relay from stopping (systemd, a deploy)."""
+    dash, url = start_dashboard(tmp_path, kafka_broker.bootstrap_servers, kafka_topic, "--client-timeout", "120")
+    stalled = None
+    try:
+        wait_for(lambda: healthz(url)["kafka"]["state"] == "connected", 30, "connected")
+        stalled = raw_ws_ready(url)
+        p = Producer({"bootstrap.servers": kafka_broker.bootstrap_servers, "linger.ms": 20})
+        t0 = int(time.time() * 1000) - 40_000
+        for r in range(40):  # ~4 MB of frames for a client that reads none of them
+            for h in range(HOSTS):
+                p.produce(kafka_topic, key=b"h%d" % h, value=orjson.dumps(
+                    {"v": 1, "host": f"h{h}", "ts": t0 + r * 1000, "metrics": {f"m.x{m}": float(r) for m in range(METRICS)}}))
+            p.poll(0)
+        assert p.flush(30) == 0
+        wait_for(lambda: healthz(url)["points"] == 40 * HOSTS * METRICS, 60, "every point stored")
+        wait_for(lambda: scrape(url)["metrics_relay_frames_sent_total"] > 20, 30, "frames sent to the stalled client")
+        started = time.monotonic()
+        code = dash.stop(timeout=60)
+        took = time.monotonic() - started
+        assert took < 15, f"SIGTERM took {took:.1f} s with a stalled client attached"
+        assert code in (0, -15), code  # uvicorn re-raises the SIGTERM it handled: systemd counts that as clean
+    finally:
+        dash.stop()
+        if stalled is not None:
+            stalled.close()
