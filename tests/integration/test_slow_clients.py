@@ -124,7 +124,7 @@ def test_sigterm_stops_the_relay_promptly_with_a_stalled_client_attached(kafka_b
         code = dash.stop(timeout=60)
         took = time.monotonic() - started
         assert took < 15, f"SIGTERM took {took:.1f} s with a stalled client attached"
-        assert code in (0, -15), code  # uvicorn re-raises the SIGTERM it handled: systemd counts that as clean
+        assert code in (0, -15), code  # uvicorn re-raises the SIGTERM it handled (systemd: clean)
     finally:
         dash.stop()
         if stalled is not None:
