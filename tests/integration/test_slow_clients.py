@@ -115,7 +115,8 @@ def test_sigterm_stops_the_relay_promptly_with_a_stalled_client_attached(kafka_b
         for r in range(40):  # ~4 MB of frames for a client that reads none of them
             for h in range(HOSTS):
                 p.produce(kafka_topic, key=b"h%d" % h, value=orjson.dumps(
-                    {"v": 1, "host": f"h{h}", "ts": t0 + r * 1000, "metrics": {f"m.x{m}": float(r) for m in range(METRICS)}}))
+                    {"v": 1, "host": f"h{h}", "ts": t0 + r * 1000,
+                     "metrics": {f"m.x{m}": float(r) for m in range(METRICS)}}))
             p.poll(0)
         assert p.flush(30) == 0
         wait_for(lambda: healthz(url)["points"] == 40 * HOSTS * METRICS, 60, "every point stored")
