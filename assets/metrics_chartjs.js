@@ -192,14 +192,16 @@
 
     /**
      * Bucketed series (long windows) get a min–max band under their mean line: two datasets on the
-     * same points, reading `max` and `min` (dataset-level parsing), the first filled to the second.
-     * Live raw points have neither and leave the band as it is (spanGaps).
+     * same points, reading `hi` and `lo` (dataset-level parsing), the first filled to the second. A
+     * bucket's are its min and max; a live raw sample's are the running min and max of its bucket
+     * (metrics_core.js SeriesBuffer), so the band follows live samples and, when the bucket folds,
+     * is what it was at its last sample.
      */
     function bandDatasets(s) {
       const common = { seriesKey: s.key, band: true, pointRadius: 0, borderWidth: 0, order: 1, spanGaps: true,
         hidden: app.hidden.has(s.key), data: s.buffer.points.slice(), epoch: s.buffer.epoch };
-      const hi = Object.assign({ label: s.label + ' (max)', parsing: { xAxisKey: 'x', yAxisKey: 'max' }, fill: '+1' }, common);
-      const lo = Object.assign({ label: s.label + ' (min)', parsing: { xAxisKey: 'x', yAxisKey: 'min' }, fill: false }, common);
+      const hi = Object.assign({ label: s.label + ' (max)', parsing: { xAxisKey: 'x', yAxisKey: 'hi' }, fill: '+1' }, common);
+      const lo = Object.assign({ label: s.label + ' (min)', parsing: { xAxisKey: 'x', yAxisKey: 'lo' }, fill: false }, common);
       styleDataset(hi, s);
       styleDataset(lo, s);
       return [hi, lo];

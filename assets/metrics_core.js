@@ -177,6 +177,8 @@
       this.duplicates = 0;
       this.res = 0; // bucket width of tier data in ms; 0 = raw samples
       this.runStart = -1; // index of the first raw point of the bucket being filled (tier mode)
+      this.runLo = Infinity; // ... and the min and max of its samples so far: `lo`/`hi` of each point,
+      this.runHi = -Infinity; // what a renderer draws the min–max band with (buckets: their min/max)
       this.folded = 0; // raw points folded into buckets (renderers that copy points must rebuild)
       this.epoch = 0; // +1 whenever points change other than by appending at the end or trimming the front
     }
@@ -194,8 +196,17 @@
           this.duplicates += 1;
           continue;
         }
-        const p = mins && maxs ? { x: ts[i], y: ys[i], min: mins[i], max: maxs[i] } : { x: ts[i], y: ys[i] };
-        if (this.res && !mins) this._foldBefore(p.x);
+        const p = mins && maxs
+          ? { x: ts[i], y: ys[i], min: mins[i], max: maxs[i], lo: mins[i], hi: maxs[i] }
+          : { x: ts[i], y: ys[i] };
+        if (this.res && !mins) {
+          this._foldBefore(p.x);
+          // the band of the bucket being filled: the running min–max of its samples so far
+          if (p.y < this.runLo) this.runLo = p.y;
+          if (p.y > this.runHi) this.runHi = p.y;
+          p.lo = this.runLo;
+          p.hi = this.runHi;
+        }
         this.points.push(p);
         added.push(p);
         last = ts[i];
@@ -209,6 +220,8 @@
       const pts = this.points;
       if (this.runStart < 0 || this.runStart >= pts.length) {
         this.runStart = pts.length;
+        this.runLo = Infinity;
+        this.runHi = -Infinity;
         return;
       }
       const first = pts[this.runStart];
@@ -223,12 +236,14 @@
           if (pts[i].y < lo) lo = pts[i].y;
           if (pts[i].y > hi) hi = pts[i].y;
         }
-        const bucket = { x: first.x, y: sum / n, min: lo, max: hi };
+        const bucket = { x: first.x, y: sum / n, min: lo, max: hi, lo: lo, hi: hi };
         pts.splice(this.runStart, n, bucket);
         this.folded += n - 1;
         this.epoch += 1;
       }
       this.runStart = pts.length;
+      this.runLo = Infinity;
+      this.runHi = -Infinity;
     }
 
     /** Drops points beyond the count bound and older than maxAgeMs before `nowMs` (default: newest). */
@@ -250,6 +265,8 @@
       this.points.splice(0, this.points.length);
       this.res = 0;
       this.runStart = -1;
+      this.runLo = Infinity;
+      this.runHi = -Infinity;
       this.epoch += 1;
     }
   }
@@ -546,9 +563,9 @@
   }
 
   /**
-   * How often the Plotly fallback moves its x axes (each move redraws every subplot, like an
-   * extendTraces): every second for a 1 min window, up to every 5 s (0.1 % of an hour). The axis's
-   * right edge is this far ahead of now, so points arriving until the next move are on the plot.
+   * The Plotly fallback's axis step: every second for a 1 min window, up to every 5 s (0.1 % of an
+   * hour). The range (ending at now) moves with each extendData redraw; a relayout of its own only
+   * when no payload came for this long, and an expensive view's payloads are spaced up to this much.
    */
   function axisMoveMs(windowMs) {
     return Math.max(1000, Math.min(5000, windowMs / 120));

@@ -319,6 +319,52 @@ def test_window_switch_changes_x_range_and_point_count(page, stack):
     assert page.errors == []
 
 
+CHART_BAND = """label => { for (const c of Object.values(Chart.instances)) {
+    const i = c.data.datasets.findIndex(d => d.label === label);
+    if (i < 0) continue;
+    const band = k => { const j = c.data.datasets.findIndex(d => d.label === label + k);
+      if (j < 0) return null; const m = c.getDatasetMeta(j);
+      return {x: (c.data.datasets[j]._data || c.data.datasets[j].data).map(p => p.x), drawn: m.data.length,
+              last: m.data.length ? m.controller.getParsed(m.data.length - 1).y : null}; };
+    return {x: (c.data.datasets[i]._data || c.data.datasets[i].data).map(p => p.x), hi: band(' (max)'),
+            lo: band(' (min)')};
+  } return null; }"""
+
+
+def test_chartjs_band_follows_live_samples_in_a_long_window(page, stack):
+    """1 h window (10 s buckets): the min–max band is drawn up to the newest live sample, as the
+    running min–max of the bucket being filled, not only up to the last completed bucket."""
+    from tests.browser.test_plotly_parity import LiveSender
+
+    host = "band-live"
+    label = f"{host} · cpu.percent"
+    now = now_ms()
+    stack.send(host, [(now - 870_000 + i * 5000, {"cpu.percent": float(20 + i % 50)}) for i in range(169)])
+    page.goto(stack.url + "?window=1h")
+    wait_for(lambda: (b := page.evaluate(CHART_BAND, label)) and b["hi"] and b["hi"]["drawn"] > 80, 30,
+             "the series and its band")
+    sender = LiveSender(stack.bootstrap, stack.topic, host)
+    widths: dict[int, list[float]] = {}
+    try:
+        def band_follows():
+            b = page.evaluate(CHART_BAND, label)
+            hi, lo = b["hi"], b["lo"]
+            assert hi["x"] == b["x"] and lo["x"] == b["x"], "the band has the line's points"
+            last = b["x"][-1]
+            sent = [(ts, v) for ts, v in sender.samples() if ts // 10_000 == last // 10_000 and ts <= last]
+            if not sent or sent[-1][0] != last or hi["drawn"] != len(b["x"]):
+                return None  # not a live sample yet, or not drawn yet
+            vals = [v for _, v in sent]
+            assert (hi["last"], lo["last"]) == (max(vals), min(vals)), (sent, hi, lo)
+            widths.setdefault(last // 10_000, []).append(max(vals) - min(vals))
+            return b if any(len(set(w)) > 1 and w[-1] > w[0] for w in widths.values()) else None
+
+        wait_for(band_follows, 45, "the band's last bucket drawn widening as live samples arrive")
+    finally:
+        sender.close()
+    assert page.errors == []
+
+
 DASH_UNDO = "() => { const h = window.store && window.store.getState().history; return h ? h.past.length : -1; }"
 
 

@@ -251,13 +251,17 @@ test('tier snapshots keep min/max; later raw samples fold into one point per buc
     { host: 'h', metric: 'cpu.percent', ts: [0, 10000], y: [5, 6], min: [1, 2], max: [9, 10], res: 10000 }] });
   const b = m.series.get(key).buffer;
   assert.equal(b.res, 10000);
-  assert.deepEqual(b.points, [{ x: 0, y: 5, min: 1, max: 9 }, { x: 10000, y: 6, min: 2, max: 10 }]);
+  assert.deepEqual(b.points, [{ x: 0, y: 5, min: 1, max: 9, lo: 1, hi: 9 }, { x: 10000, y: 6, min: 2, max: 10, lo: 2, hi: 10 }]);
   // raw samples of the next buckets: 21 s, 23 s, 25 s (bucket 20 s), then 31 s closes that bucket
   m.apply({ type: 'data', seq: 2, prev: 1, series: [s('h', 'cpu.percent', [21000, 23000, 25000], [10, 40, 20])] });
   assert.equal(b.points.length, 5); // the bucket being filled stays raw
+  // its band (lo/hi) is the running min–max of its samples: it widens as they come
+  assert.deepEqual(b.points.slice(2).map((p) => [p.lo, p.hi]), [[10, 10], [10, 40], [10, 40]]);
   const out = m.apply({ type: 'data', seq: 3, prev: 2, series: [s('h', 'cpu.percent', [31000], [7])] });
   assert.ok(out.folded.has(key));
-  assert.deepEqual(b.points.slice(2), [{ x: 21000, y: 70 / 3, min: 10, max: 40 }, { x: 31000, y: 7 }]);
+  // folded: the band at the bucket's last sample; the next bucket's band starts over
+  assert.deepEqual(b.points.slice(2), [{ x: 21000, y: 70 / 3, min: 10, max: 40, lo: 10, hi: 40 },
+    { x: 31000, y: 7, lo: 7, hi: 7 }]);
   assert.equal(m.apply({ type: 'data', seq: 4, prev: 3, series: [s('h', 'cpu.percent', [31000], [8])] }).appended.size, 0,
     'a sample already held is not appended again');
   // a raw snapshot (short window) turns tier mode off
