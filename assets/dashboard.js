@@ -78,7 +78,11 @@
   }
 
   function subscription() {
-    return Object.assign(core().subscriptionFromQuery(window.location.search), { window: app.windowMs / 1000 });
+    const sub = Object.assign(core().subscriptionFromQuery(window.location.search), { window: app.windowMs / 1000 });
+    // no faster than the charts can use them (an `interval` in the URL wins)
+    const paced = core().frameIntervalS(app.windowMs, window.innerWidth || 1280);
+    if (sub.interval === undefined && paced > 0) sub.interval = paced;
+    return sub;
   }
 
   /*

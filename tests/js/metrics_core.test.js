@@ -340,3 +340,11 @@ test('the Plotly x axes move every second for short windows, at most every 5 s',
   assert.equal(core.axisMoveMs(15 * 60 * 1000), 5000);
   assert.equal(core.axisMoveMs(24 * 3600 * 1000), 5000);
 });
+
+test('frameIntervalS: a quarter of the redraw interval, at most 0.25 s, nothing asked below 50 ms', () => {
+  assert.equal(core.frameIntervalS(3600 * 1000, 1440), 0.25); // redraws once a second
+  assert.equal(core.frameIntervalS(15 * 60 * 1000, 1440), 0.156); // 625 ms a pixel
+  assert.equal(core.frameIntervalS(5 * 60 * 1000, 1440), 0.052);
+  assert.equal(core.frameIntervalS(60 * 1000, 1440), 0); // 1 min: the relay's pace
+  assert.equal(core.frameIntervalS(15 * 60 * 1000, 300), 0.25); // a narrow embed
+});
