@@ -262,9 +262,12 @@ class SeriesStore:
         for host in [h for h in self.last_seen if h not in hosts]:
             del self.last_seen[host]
 
+    def _raw_start(self, series: _Series, cutoff_ms: int) -> int:
+        """Index of the first raw point a snapshot from ``cutoff_ms`` holds."""
+        return max(bisect_left(series.ts, cutoff_ms), len(series.ts) - self.max_points)
+
     def _raw_since(self, series: _Series, cutoff_ms: int) -> dict[str, object]:
-        i = bisect_left(series.ts, cutoff_ms)
-        i = max(i, len(series.ts) - self.max_points)
+        i = self._raw_start(series, cutoff_ms)
         return {"ts": series.ts[i:].tolist(), "y": series.y[i:].tolist()}
 
     def snapshot(
@@ -310,8 +313,7 @@ class SeriesStore:
         for key, s in self._series.items():
             if keep is None or keep(key):
                 end = now_ms if now_ms is not None else (s.ts[-1] if s.ts else 0)
-                n = len(s.ts) - bisect_left(s.ts, end - window_ms)
-                total += min(n, self.max_points)
+                total += len(s.ts) - self._raw_start(s, end - window_ms)
         return total
 
     def latest(self, keep: Callable[[SeriesKey], bool] | None = None) -> Batch:
