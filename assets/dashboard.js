@@ -42,7 +42,7 @@
     isActive: function (name) {
       return app.renderer === name;
     },
-    /** A short log of what the page did when (for debugState and bench_page: where a load's time goes). */
+    /** The first 200 things the page did, and when (debugState, bench_page: where a load's time goes). */
     events: [],
     mark: function (what) {
       if (app.events.length < 200) app.events.push([Math.round(performance.now()), what]);
@@ -106,9 +106,10 @@
   /*
    * First paint of a big view. 15 min × 1,000 series is 900k raw points, 17 MiB of JSON and ~0.7 s
    * of Chart.js work before anything shows. A fresh page (nothing to resume) therefore asks for 10 s
-   * buckets (mean line and min–max band, a tenth of the points) when the raw window would hold more
-   * than COARSE_OVER points, draws them, and only then asks for the raw window, which replaces them
-   * a second or so later. Small views are answered raw at once (the relay decides, it knows the count).
+   * buckets (a tenth of the points, drawn as mean lines without their band) when the raw window would
+   * hold more than COARSE.res_over points, draws them, and only then asks for the raw window, which
+   * replaces them a second or so later. Small views are answered raw at once (the relay decides: it
+   * knows the count).
    */
   const COARSE = { res: 10, res_over: 200000, minWindowS: 600, maxWindowS: 900 };
 
