@@ -596,53 +596,6 @@
     return { enabled: true, algorithm: 'lttb', samples: width, threshold: width };
   }
 
-  /**
-   * The min–max band of a bucketed series (`res` > 0) at its last `n` points: {lo, hi}. A bucket
-   * (min/max from the relay or folded) is its own min and max; a live raw point gets the running
-   * min and max of the raw points of its bucket up to it, so the band over the bucket being filled
-   * widens as samples arrive and, at its last sample, is what SeriesBuffer folds the bucket into.
-   * Appending points never changes the band of earlier ones: a renderer can extend it point by point.
-   */
-  function bandTail(points, res, n) {
-    const from = Math.max(0, points.length - Math.max(0, n));
-    const lo = [];
-    const hi = [];
-    let start = from; // the raw points of the bucket of points[from] before it count too
-    if (res > 0 && from < points.length && points[from].min === undefined) {
-      const b = Math.floor(points[from].x / res);
-      while (start > 0 && points[start - 1].min === undefined && Math.floor(points[start - 1].x / res) === b) start -= 1;
-    }
-    let bucket = null;
-    let runLo = Infinity;
-    let runHi = -Infinity;
-    for (let i = start; i < points.length; i++) {
-      const q = points[i];
-      let l;
-      let h;
-      if (q.min !== undefined) {
-        l = q.min;
-        h = q.max;
-        bucket = null;
-      } else {
-        const b = res > 0 ? Math.floor(q.x / res) : i;
-        if (b !== bucket) {
-          bucket = b;
-          runLo = Infinity;
-          runHi = -Infinity;
-        }
-        if (q.y < runLo) runLo = q.y;
-        if (q.y > runHi) runHi = q.y;
-        l = runLo;
-        h = runHi;
-      }
-      if (i >= from) {
-        lo.push(l);
-        hi.push(h);
-      }
-    }
-    return { lo: lo, hi: hi };
-  }
-
   return {
     seriesKey: seriesKey,
     splitKey: splitKey,
@@ -668,6 +621,5 @@
     frameIntervalS: frameIntervalS,
     decimationFor: decimationFor,
     axisMoveMs: axisMoveMs,
-    bandTail: bandTail,
   };
 }));

@@ -11,7 +11,7 @@
  * Parity with Chart.js: bucketed series (long windows) get a min–max band (two traces filled one to
  * the other, in the series' legend group, so a legend click hides both), extended with the live
  * samples in the same payload as the line (over the bucket being filled it is the running min–max of
- * its samples, core.bandTail); y ticks at round numbers of the unit (binary prefixes for bytes,
+ * its samples, the buffer points' lo/hi); y ticks at round numbers of the unit (binary prefixes for bytes,
  * view.niceTicks / view.formatValue); the x axis spans the selected window and ends at now, like
  * Chart.js's (moved in the redraw of each payload; by a relayout of its own only when no payload came
  * for axisMoveMs); legend items are keyboard buttons (tab stop, arrows, Enter/Space, aria-pressed);
@@ -114,6 +114,11 @@
 
     function lineOf(s) {
       return { color: colourOf(s), width: 1, dash: stale(s) ? 'dot' : 'solid' };
+    }
+
+    /** The band's traces over `pts`: their hi and lo (metrics_core.js SeriesBuffer). */
+    function bandOf(pts) {
+      return { hi: pts.map(function (q) { return q.hi; }), lo: pts.map(function (q) { return q.lo; }) };
     }
 
     function moveEveryMs() {
@@ -220,10 +225,11 @@
           // The min–max band under a bucketed series: max, then min filled up to it ('tonexty').
           // Not on the quick first paint of a big view (app.preview), like Chart.js: its buckets are
           // replaced by the raw window a moment later, and two filled traces a series cost the most.
-          // Live raw points (no min/max yet) carry the running min–max of their bucket (bandTail),
-          // as the payloads that extend the band do. `text: []`: extendTraces extends every key of
-          // the payload on every trace it names, and a trace without the attribute is an error.
-          const env = core.bandTail(pts, s.buffer.res, pts.length);
+          // Its values are the points' lo/hi (SeriesBuffer: a bucket's min and max, a live raw
+          // sample's the running min–max of its bucket), as Chart.js draws it and as the payloads
+          // that extend the band carry. `text: []`: extendTraces extends every key of the payload
+          // on every trace it names, and a trace without the attribute is an error.
+          const env = bandOf(pts);
           const band = { type: 'scatter', mode: 'lines', x: xs, xaxis: 'x' + n, yaxis: 'y' + n,
             line: { width: 0, color: colourOf(s) }, hoverinfo: 'skip', showlegend: false,
             legendgroup: s.key, visible: visible, text: [] };
@@ -400,7 +406,7 @@
 
     /**
      * The extendData payload of the pending points: the line of each series and, for a bucketed one,
-     * its band (max and min traces, the same x, the running min–max of bandTail), each trace bounded
+     * its band (max and min traces, the same x, the points' hi and lo), each trace bounded
      * by what its buffer keeps. Null when nothing is pending; sets p.rebuild when the pending points
      * are not the end of their buffer (a band cannot be extended from them then).
      */
@@ -420,7 +426,7 @@
           p.rebuild = true;
           return null;
         }
-        const env = core.bandTail(b.points, b.res, pts.length);
+        const env = bandOf(pts);
         const xs = pts.map(function (q) { return q.x; });
         payload[0].x.push(xs, xs.slice());
         payload[0].y.push(env.hi, env.lo);
