@@ -470,7 +470,7 @@
     }
     let resumeLive = false;
     if (app.quiet && (frame.type === 'snapshot' || frame.type === 'catchup') && result.action === 'apply') {
-      const coarse = app.coarseAsked && frame.type === 'snapshot' && core().isTierSnapshot(frame);
+      const coarse = frame.type === 'snapshot' && app.preview; // the buckets asked for on hello
       app.coarseAsked = false;
       // buckets for a quick first paint: the raw window next (still quiet), then live frames
       if (coarse && coarseFirst()) {
