@@ -27,7 +27,7 @@ from starlette.routing import Mount, Route
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from dash_app.app import create_app
+from dash_app.app import create_app, without_polyfill
 from dash_app.config import DashboardConfig
 from dash_app.errors import ConfigError
 from tests.support import ROOT, serve_asgi
@@ -87,6 +87,24 @@ def test_standalone_page_assets_callbacks_health_and_websocket_at_root():
         assert headers["Content-Security-Policy"] == "frame-ancestors 'self'"
         assert headers["X-Frame-Options"] == "SAMEORIGIN"
         assert headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_page_loads_no_babel_polyfill_but_the_regenerator_runtime_dash_needs():
+    with serve_asgi(create_app(CONFIG, start_consumer=False)) as base:
+        scripts = re.findall(r'<script src="([^"]+)"', get(base + "/")[2])
+    assert not [src for src in scripts if "polyfill" in src], scripts
+    assert any(src.startswith("/_dash-component-suites/dash/deps/react@") for src in scripts), scripts
+    runtime = [src for src in scripts if src.startswith("/assets/vendor/regenerator-runtime.js")]
+    assert runtime, scripts  # dcc's lazy components (the Plotly fallback's Graph) call regeneratorRuntime
+
+
+def test_without_polyfill_removes_only_the_polyfill_tag():
+    tags = ('<script src="/p/_dash-component-suites/dash/deps/polyfill@7.v4_4_1m1.12.1.min.js"></script>\n'
+            '<script src="/p/_dash-component-suites/dash/deps/react@18.v4_4_1m1.3.1.min.js"></script>\n'
+            '<script src="/p/assets/dashboard.js?m=1"></script>')
+    assert without_polyfill(tags) == ('<script src="/p/_dash-component-suites/dash/deps/react@18.v4_4_1m1.3.1.min.js">'
+                                      '</script>\n<script src="/p/assets/dashboard.js?m=1"></script>')
+    assert without_polyfill(tags.split("\n", 1)[1]) == tags.split("\n", 1)[1]
 
 
 def test_standalone_under_a_prefix_serves_nothing_outside_it():
