@@ -65,9 +65,11 @@ def without_polyfill(scripts: str) -> str:
 class MetricsDash(Dash):
     """Dash with the index page this product serves (Dash's documented ``interpolate_index`` hook)."""
 
-    def interpolate_index(self, **kwargs: Any) -> str:
-        kwargs["scripts"] = without_polyfill(kwargs.get("scripts", ""))
-        return str(super().interpolate_index(**kwargs))
+    def interpolate_index(self, metas: str = "", title: str = "", css: str = "", config: str = "",
+                          scripts: str = "", app_entry: str = "", favicon: str = "", renderer: str = "") -> str:
+        return str(super().interpolate_index(metas=metas, title=title, css=css, config=config,
+                                             scripts=without_polyfill(scripts), app_entry=app_entry,
+                                             favicon=favicon, renderer=renderer))
 
 
 def create_dash(config: DashboardConfig, server: flask.Flask | None = None) -> Dash:
