@@ -21,6 +21,7 @@ import logging
 import os
 import re
 import time
+import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from .config import DashboardConfig, load, with_overrides
 from .consumer import MetricsConsumer
 from .hub import Hub
 from .layout import build_layout, register_callbacks
+from .protocol import ClientMessageError, parse_subscription
 from .security import Authorize, Policy, SecurityMiddleware
 from .store import SeriesStore
 from .telemetry import CONTENT_TYPE, Telemetry
@@ -186,6 +188,15 @@ def create_app(
     async def metrics(request: Request) -> Response:
         return Response(telemetry.render(), media_type=CONTENT_TYPE)
 
+    async def snapshot(request: Request) -> Response:
+        # A fresh page fetches its first snapshot here from its first script, so the relay builds it
+        # while Dash still loads; the socket, opened once Dash's layout is up, goes on from it.
+        try:
+            sub = parse_subscription(request.query_params.get("sub", ""))
+        except ClientMessageError as err:
+            return JSONResponse({"error": str(err)}, status_code=400)
+        return snapshot_response(hub.snapshot(sub), request.headers.get("accept-encoding", ""))
+
     async def ws_endpoint(websocket: WebSocket) -> None:
         await hub.serve(websocket)
 
@@ -204,6 +215,7 @@ def create_app(
         routes=[
             Route(prefix + "healthz", healthz),
             Route(prefix + "metrics", metrics),
+            Route(prefix + "snapshot", snapshot),
             WebSocketRoute(prefix + "ws", ws_endpoint),
             Mount("", app=WSGIMiddleware(dash_app.server)),  # type: ignore[arg-type]
         ],
@@ -220,6 +232,18 @@ def create_app(
     app.state.config = config
     app.state.policy = policy
     return app
+
+
+def snapshot_response(text: str, accept_encoding: str) -> Response:
+    """A snapshot frame over HTTP: gzip level 1 when the client takes it (as the socket's deflate of
+    large messages: half the CPU of the default level for ~9 % more bytes), never cached."""
+    body = text.encode()
+    headers = {"Cache-Control": "no-store", "Vary": "Accept-Encoding"}
+    if "gzip" in accept_encoding.lower():
+        packer = zlib.compressobj(1, zlib.DEFLATED, 31)  # wbits 31: a gzip member
+        body = packer.compress(body) + packer.flush()
+        headers["Content-Encoding"] = "gzip"
+    return Response(body, media_type="application/json", headers=headers)
 
 
 def _is_loopback(host: str) -> bool:

@@ -146,6 +146,19 @@ def _subscription(doc: dict[str, Any]) -> Subscription | None:
     return Subscription(tuple(hosts), tuple(metrics), float(interval), window, res, res_over)
 
 
+def parse_subscription(text: str) -> Subscription:
+    """The subscription of ``<prefix>snapshot?sub=…`` (the JSON fields of a ``ready``); empty = everything."""
+    if len(text) > MAX_CLIENT_MESSAGE_BYTES:
+        raise ClientMessageError("subscription too large")
+    try:
+        doc = orjson.loads(text or "{}")
+    except orjson.JSONDecodeError:
+        raise ClientMessageError("subscription is not JSON") from None
+    if not isinstance(doc, dict):
+        raise ClientMessageError("subscription must be a JSON object")
+    return _subscription(doc) or ALL
+
+
 def parse_client_message(text: str) -> ClientRequest:
     if len(text) > MAX_CLIENT_MESSAGE_BYTES:
         raise ClientMessageError("message too large")

@@ -4,6 +4,7 @@ prefix-stripping proxy; over real uvicorn sockets, without Kafka (start_consumer
 from __future__ import annotations
 
 import contextlib
+import gzip
 import http.cookiejar
 import importlib.util
 import json
@@ -13,6 +14,7 @@ import re
 import subprocess
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -98,6 +100,24 @@ def test_the_page_loads_no_babel_polyfill_but_the_regenerator_runtime_dash_needs
     assert runtime, scripts  # dcc's lazy components (the Plotly fallback's Graph) call regeneratorRuntime
 
 
+def test_the_first_snapshot_over_http_gzipped_never_cached_and_bad_subscriptions_refused():
+    with serve_asgi(create_app(CONFIG, start_consumer=False, url_prefix="/tools/metrics/")) as base:
+        sub = urllib.parse.quote(json.dumps({"window": 900, "res": 10, "res_over": 200000}))
+        url = f"{base}/tools/metrics/snapshot?sub={sub}"
+        request = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"})
+        with urllib.request.urlopen(request, timeout=10) as r:
+            assert r.headers["Content-Encoding"] == "gzip" and r.headers["Cache-Control"] == "no-store"
+            assert r.headers["Content-Type"] == "application/json"
+            frame = orjson.loads(gzip.decompress(r.read()))
+        assert frame["type"] == "snapshot" and frame["v"] == 2 and frame["series"] == []
+        assert frame["epoch"] == snapshot_over_ws(ws_url(base, "/tools/metrics/ws"))["epoch"]  # one relay
+        status, headers, body = get(url)  # no Accept-Encoding: plain JSON
+        assert status == 200 and "Content-Encoding" not in headers and orjson.loads(body)["type"] == "snapshot"
+        status, _, body = get(f"{base}/tools/metrics/snapshot?sub=" + urllib.parse.quote('{"window": -1}'))
+        assert status == 400 and "'window' must be whole seconds" in json.loads(body)["error"]
+        assert get(f"{base}/snapshot")[0] == 404  # only under the prefix
+
+
 def test_without_polyfill_removes_only_the_polyfill_tag():
     tags = ('<script src="/p/_dash-component-suites/dash/deps/polyfill@7.v4_4_1m1.12.1.min.js"></script>\n'
             '<script src="/p/_dash-component-suites/dash/deps/react@18.v4_4_1m1.3.1.min.js"></script>\n'
@@ -177,6 +197,8 @@ def test_auth_guards_the_dashboard_paths_not_the_portals():
         assert get(base + "/tools/metrics/")[0] == 401
         assert get(base + "/tools/metrics")[0] == 401
         assert get(base + "/tools/metrics/", {"Authorization": f"Bearer {token}"})[0] == 200
+        assert get(base + "/tools/metrics/snapshot")[0] == 401  # the data, over HTTP too
+        assert get(base + "/tools/metrics/snapshot", {"Authorization": f"Bearer {token}"})[0] == 200
 
 
 def test_behind_a_proxy_that_strips_the_prefix_the_page_asks_for_the_public_one():

@@ -66,3 +66,21 @@ def test_resume():
 def test_bad_client_messages_are_errors(text):
     with pytest.raises(protocol.ClientMessageError):
         protocol.parse_client_message(text)
+
+
+def test_parse_subscription_of_the_http_snapshot():
+    assert protocol.parse_subscription("") == protocol.ALL
+    assert protocol.parse_subscription("{}") == protocol.ALL
+    sub = protocol.parse_subscription('{"window": 900, "res": 10, "res_over": 200000, "metrics": ["cpu.*"]}')
+    assert (sub.window, sub.res, sub.res_over, sub.metrics) == (900, 10, 200000, ("cpu.*",))
+
+
+@pytest.mark.parametrize(("text", "error"), [
+    ("nope", "subscription is not JSON"),
+    ("[1]", "subscription must be a JSON object"),
+    ('{"window": -1}', "'window' must be whole seconds"),
+    ('{"hosts": "' + "x" * 5000 + '"}', "subscription too large"),
+])
+def test_bad_http_snapshot_subscriptions_are_errors(text, error):
+    with pytest.raises(protocol.ClientMessageError, match=error):
+        protocol.parse_subscription(text)

@@ -4,6 +4,7 @@ two independent instances, /metrics."""
 from __future__ import annotations
 
 import time
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -211,5 +212,13 @@ def test_res_over_sends_buckets_only_when_the_raw_snapshot_would_be_big(kafka_br
         assert (x["min"][0], x["max"][0], x["y"][0]) == (0.0, 9.0, 4.5)
         raw = snapshot({"res": 10, "res_over": 800})  # not more than 800 raw points: raw at once
         assert all("res" not in s and len(s["ts"]) == 200 for s in raw)
+        # the same first snapshot over HTTP, as a fresh page fetches it while Dash loads
+        for hello, over_ws in (({"res": 10, "res_over": 799}, coarse), ({"res": 10, "res_over": 800}, raw)):
+            query = urllib.parse.quote(orjson.dumps(hello).decode())
+            with urllib.request.urlopen(f"{url}snapshot?sub={query}", timeout=10) as r:
+                frame = orjson.loads(r.read())
+            assert frame["type"] == "snapshot"
+            by_key = {(s["host"], s["metric"]): s for s in over_ws}
+            assert {(s["host"], s["metric"]): s for s in frame["series"]} == by_key
     finally:
         dash.stop()
