@@ -118,9 +118,50 @@
     return s >= COARSE.minWindowS && s <= COARSE.maxWindowS;
   }
 
+  /*
+   * The first snapshot over HTTP. The socket opens only once Dash has fetched and rendered its
+   * layout (~0.4 s into a load), and the relay then needs ~0.1 s to build and deflate a snapshot. So
+   * boot fetches the same first snapshot from `<prefix>snapshot` (docs/protocol.md), which the relay
+   * builds while Dash still loads. If it is in when the socket opens, the hello goes on from it (the
+   * raw window after buckets, else a resume); if not, the fetch is dropped and the hello asks for
+   * the first snapshot itself, as it would without the fetch.
+   */
+  let prefetch = null; // {abort: AbortController, used: bool}
+
+  function prefetchSnapshot(prefix) {
+    if (typeof window.fetch !== 'function' || typeof window.AbortController !== 'function') return;
+    const mine = { abort: new window.AbortController(), used: false };
+    prefetch = mine;
+    const sub = Object.assign(quietSubscription(), coarseFirst() ? { res: COARSE.res, res_over: COARSE.res_over } : {});
+    window.fetch(core().snapshotUrl(prefix, sub), { signal: mine.abort.signal, credentials: 'same-origin' })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (text) {
+        if (!text || prefetch !== mine || app.socketOpen) return; // the socket asked for itself
+        mine.used = true;
+        app.mark('snapshot fetched');
+        app.coarseAsked = coarseFirst();
+        app.quiet = true;
+        if (shell) onFrame(text);
+        else early.push(text);
+      })
+      .catch(function () {}); // aborted, or no relay: the socket's hello asks
+  }
+
   /** On every (re)connect: resume from what we have, or start fresh, quietly. */
   function hello() {
     const q = app.model.sequencer;
+    if (prefetch && !prefetch.used) prefetch.abort.abort();
+    prefetch = null;
+    if (app.rawPending) {
+      // buckets fetched and drawn: the raw window now (quiet), then live frames
+      app.rawPending = false;
+      app.coarseAsked = false;
+      app.quiet = true;
+      q.reset('hello');
+      app.stats.snapshotsAsked = (app.stats.snapshotsAsked || 0) + 1;
+      app.mark('raw window asked');
+      return message('ready', quietSubscription());
+    }
     app.coarseAsked = !q.canResume() && coarseFirst();
     const text = q.canResume()
       ? message('resume', Object.assign({ epoch: q.epoch, seq: q.last }, quietSubscription()))
@@ -474,8 +515,12 @@
       app.coarseAsked = false;
       // buckets for a quick first paint: the raw window next (still quiet), then live frames
       if (coarse && coarseFirst()) {
-        app.mark('buckets applied: raw window asked');
-        ask('snapshot');
+        if (app.socketOpen) {
+          app.mark('buckets applied: raw window asked');
+          ask('snapshot');
+        } else {
+          app.rawPending = true; // fetched before the socket opened: the hello asks for it
+        }
       }
       else resumeLive = true; // the answer on the quiet subscription is in: live frames from here
     }
@@ -548,6 +593,7 @@
     app.lag = new (core().LagMeter)();
     app.fresh = new (core().Freshness)();
     app.stats.bootAt = performance.now();
+    prefetchSnapshot(config.requests_pathname_prefix);
   }
 
   ns._boot = boot;

@@ -470,6 +470,14 @@
     return (loc.protocol === 'https:' ? 'wss:' : 'ws:') + '//' + loc.host + p + 'ws';
   }
 
+  /** The relay's HTTP snapshot of `sub` (docs/protocol.md): same origin, under Dash's prefix. */
+  function snapshotUrl(prefix, sub) {
+    let p = prefix || '/';
+    if (p.charAt(0) !== '/') p = '/' + p;
+    if (p.charAt(p.length - 1) !== '/') p += '/';
+    return p + 'snapshot?sub=' + encodeURIComponent(JSON.stringify(sub));
+  }
+
   /** Exponential backoff with full jitter below the cap; random is injectable for tests. */
   function backoffMs(attempt, opts) {
     opts = opts || {};
@@ -612,6 +620,7 @@
     decodeFrame: decodeFrame,
     isTierSnapshot: isTierSnapshot,
     wsUrl: wsUrl,
+    snapshotUrl: snapshotUrl,
     backoffMs: backoffMs,
     extendPayload: extendPayload,
     connectionLabel: connectionLabel,

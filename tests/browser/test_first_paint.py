@@ -4,6 +4,9 @@ A fresh page asks the relay for 10 s buckets when the raw 15 min window would ho
 points (docs/protocol.md, ``res``/``res_over``), draws them, then asks for the raw window and resumes.
 Here 20 hosts × 12 metrics × 15 min at 1 Hz = 216k raw points: over the line. The same page filtered
 to one metric family by its URL (18k points) is answered raw at once.
+
+The first snapshot is fetched over HTTP (``<prefix>snapshot``) while Dash loads; when that fetch fails,
+the socket's hello asks for it instead. Both paths are tested.
 """
 
 from __future__ import annotations
@@ -43,13 +46,22 @@ def raw_everywhere(page, n_series: int, min_points: int):
     return d if len(raw) == n_series and d["fullDrawAt"] and d["drawn"] != [] else None
 
 
-def test_a_big_view_draws_buckets_first_then_the_raw_window_then_live(page, stack):
+@pytest.mark.parametrize("fetched", [True, False], ids=["fetched-over-http", "fetch-failed"])
+def test_a_big_view_draws_buckets_first_then_the_raw_window_then_live(page, stack, fetched):
+    if not fetched:
+        page.route("**/snapshot?*", lambda route: route.abort())
     page.goto(stack.url)
     d = wait_for(lambda: raw_everywhere(page, len(HOSTS) * len(METRICS), POINTS - 60), 90,
                  "every series raw and drawn")
     events = [what for _t, what in d["timeline"]["events"]]
     applied = [i for i, e in enumerate(events) if e == "snapshot applied"]
-    asked = events.index("buckets applied: raw window asked")  # the first snapshot held buckets
+    if fetched:  # the buckets came over HTTP before the socket opened; its hello asked for the raw window
+        assert events.index("snapshot fetched") < applied[0] < events.index("socket open"), events
+        asked = events.index("raw window asked")
+        assert "buckets applied: raw window asked" not in events
+    else:  # the socket's hello asked for the buckets, then the raw window
+        assert "snapshot fetched" not in events
+        asked = events.index("buckets applied: raw window asked")
     assert len(applied) == 2 and applied[0] < asked < applied[1], events
     drew = [i for i, e in enumerate(events) if e.startswith("drew ")]
     assert drew and drew[0] < applied[1], f"buckets drawn before the raw window came: {events}"
@@ -60,10 +72,10 @@ def test_a_big_view_draws_buckets_first_then_the_raw_window_then_live(page, stac
     # the raw window is exactly what was produced (the window's left edge trims a few)
     label = f"{HOSTS[3]} · {METRICS[5]}"
     xs = wait_for(lambda: next((s["xs"] for s in page.evaluate(XS) if s["label"] == label), None), 10, label)
-    sent = {stack.start + i * 1000 for i in range(POINTS)}
+    sent = {stack.start + i * 1000 for i in range(POINTS + 10)}  # with the live samples the tests add
     assert len(xs) == len(set(xs)) and set(xs) <= sent and len(xs) >= POINTS - 60
     # and live frames follow: a new sample shows up
-    new_ts = stack.start + POINTS * 1000
+    new_ts = stack.start + (POINTS + (1 if fetched else 2)) * 1000
     stack.send(HOSTS[3], [(new_ts, {m: 1.0 for m in METRICS})])
     wait_for(lambda: new_ts in next(s["xs"] for s in page.evaluate(XS) if s["label"] == label), 20,
              "the live sample drawn")
@@ -72,12 +84,21 @@ def test_a_big_view_draws_buckets_first_then_the_raw_window_then_live(page, stac
     assert page.errors == []
 
 
-def test_a_small_view_is_answered_raw_at_once(page, stack):
+def test_a_small_view_is_answered_raw_at_once_and_goes_live(page, stack):
     page.goto(stack.url + "?metrics=app0.*")
     d = wait_for(lambda: raw_everywhere(page, len(HOSTS), POINTS - 60), 60, "20 series raw and drawn")
     events = [what for _t, what in d["timeline"]["events"]]
+    assert "snapshot fetched" in events and "raw window asked" not in events
     assert "buckets applied: raw window asked" not in events
     assert d["snapshotsAsked"] == 0 and page.evaluate(STATE)["firstPaintAt"] == d["fullDrawAt"]
+    # from the fetched snapshot the socket resumes: a new sample shows up, nothing asked again
+    label = f"{HOSTS[7]} · {METRICS[0]}"
+    new_ts = stack.start + (POINTS + 5) * 1000
+    stack.send(HOSTS[7], [(new_ts, {METRICS[0]: 2.0})])
+    wait_for(lambda: new_ts in next((s["xs"] for s in page.evaluate(XS) if s["label"] == label), []), 20,
+             "the live sample drawn")
+    d = page.evaluate(DEBUG)
+    assert d["resumes"] >= 1 and d["snapshotsAsked"] == 0
     assert page.errors == []
 
 

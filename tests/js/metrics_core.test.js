@@ -173,6 +173,15 @@ test('wsUrl follows the page location and Dash prefix', () => {
   assert.equal(core.wsUrl({ protocol: 'http:', host: 'h' }, 'x'), 'ws://h/x/ws');
 });
 
+test('snapshotUrl carries the subscription as JSON under the Dash prefix', () => {
+  const sub = { window: 900, res: 10, metrics: ['cpu.*'] };
+  const url = core.snapshotUrl('/tools/metrics/', sub);
+  assert.ok(url.startsWith('/tools/metrics/snapshot?sub='), url);
+  assert.deepEqual(JSON.parse(decodeURIComponent(url.split('?sub=')[1])), sub);
+  assert.ok(!/[&#\s]/.test(url.split('?')[1].slice(4)), 'the JSON is escaped');
+  assert.equal(core.snapshotUrl('x', {}), '/x/snapshot?sub=' + encodeURIComponent('{}'));
+});
+
 test('backoff grows exponentially, is jittered and capped', () => {
   const lo = (a) => core.backoffMs(a, { random: () => 0 });
   const hi = (a) => core.backoffMs(a, { random: () => 1 });
