@@ -576,8 +576,8 @@
   // ---------------------------------------------------------------- start ----------------------
   /**
    * As soon as this file, metrics_core.js and metrics_view.js have run (Dash loads assets in name
-   * order; whichever comes last calls this): the model, and the socket — so the snapshot travels
-   * while Dash still fetches and renders its layout. Frames wait in `early` until `connect`.
+   * order; whichever comes last calls this): the model, and the fetch of the first snapshot — so it
+   * travels while Dash still loads and renders its layout. It waits in `early` until `connect`.
    */
   function boot() {
     if (app.model || !ns.core || !ns.view) return;
@@ -602,6 +602,7 @@
   ns.connect = function () {
     if (shell) return window.dash_clientside.no_update;
     boot();
+    app.mark('connect');
     app.stats.connectAt = performance.now();
     shell = {
       badge: document.getElementById('conn-state'),
