@@ -122,29 +122,50 @@
    * The first snapshot over HTTP. The socket opens only once Dash has fetched and rendered its
    * layout (~0.4 s into a load), and the relay then needs ~0.1 s to build and deflate a snapshot. So
    * boot fetches the same first snapshot from `<prefix>snapshot` (docs/protocol.md), which the relay
-   * builds while Dash still loads. If it is in when the socket opens, the hello goes on from it (the
-   * raw window after buckets, else a resume); if not, the fetch is dropped and the hello asks for
-   * the first snapshot itself, as it would without the fetch.
+   * builds while Dash still loads. The socket's hello goes on from it (the raw window after buckets,
+   * else a resume), waiting for it if the socket opens first; if the fetch fails (or takes longer
+   * than PREFETCH_WAIT_MS) the hello asks for the first snapshot itself, as without the fetch.
    */
-  let prefetch = null; // {abort: AbortController, used: bool}
+  let prefetch = null; // {abort: AbortController, used, settled, then: what to do once settled}
+  const PREFETCH_WAIT_MS = 5000; // a socket that opens first waits this long for the fetch
 
   function prefetchSnapshot(prefix) {
     if (typeof window.fetch !== 'function' || typeof window.AbortController !== 'function') return;
-    const mine = { abort: new window.AbortController(), used: false };
+    const mine = { abort: new window.AbortController(), used: false, settled: false, then: null };
     prefetch = mine;
-    const sub = Object.assign(quietSubscription(), coarseFirst() ? { res: COARSE.res, res_over: COARSE.res_over } : {});
-    window.fetch(core().snapshotUrl(prefix, sub), { signal: mine.abort.signal, credentials: 'same-origin' })
-      .then(function (r) { return r.ok ? r.text() : null; })
-      .then(function (text) {
-        if (!text || prefetch !== mine || app.socketOpen) return; // the socket asked for itself
+    const settle = function (text) {
+      if (prefetch !== mine || mine.settled) return;
+      mine.settled = true;
+      if (text) {
         mine.used = true;
         app.mark('snapshot fetched');
         app.coarseAsked = coarseFirst();
         app.quiet = true;
         if (shell) onFrame(text);
         else early.push(text);
-      })
-      .catch(function () {}); // aborted, or no relay: the socket's hello asks
+      }
+      if (mine.then) mine.then(); // the socket opened meanwhile: its hello, now
+    };
+    const sub = Object.assign(quietSubscription(), coarseFirst() ? { res: COARSE.res, res_over: COARSE.res_over } : {});
+    window.fetch(core().snapshotUrl(prefix, sub), { signal: mine.abort.signal, credentials: 'same-origin' })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(settle, function () { settle(null); }); // aborted, or no relay: the socket's hello asks
+  }
+
+  /**
+   * The socket is open. If the first snapshot is still on its way over HTTP, its hello waits for it
+   * (asking the socket for the same snapshot would only start the relay's work again), at most
+   * PREFETCH_WAIT_MS; returns the hello to send now, or no_update.
+   */
+  function helloWhenFetched() {
+    const p = prefetch;
+    if (!p || p.settled) return hello();
+    const timer = setTimeout(function () { p.abort.abort(); }, PREFETCH_WAIT_MS); // then settles it
+    p.then = function () {
+      clearTimeout(timer);
+      if (app.socketOpen) sendNow(hello());
+    };
+    return window.dash_clientside.no_update;
   }
 
   /** On every (re)connect: resume from what we have, or start fresh, quietly. */
@@ -408,7 +429,7 @@
     app.lastFrameAt = Date.now();
     conn.attempt = 0;
     if (shell) refreshHeader(Date.now());
-    return hello(); // nothing is sent to us before this
+    return helloWhenFetched(); // nothing is sent to us before this
   }
 
   function onClose() {
@@ -515,11 +536,11 @@
       app.coarseAsked = false;
       // buckets for a quick first paint: the raw window next (still quiet), then live frames
       if (coarse && coarseFirst()) {
-        if (app.socketOpen) {
+        if (app.socketOpen && !prefetch) {
           app.mark('buckets applied: raw window asked');
           ask('snapshot');
         } else {
-          app.rawPending = true; // fetched before the socket opened: the hello asks for it
+          app.rawPending = true; // fetched over HTTP: the socket's hello (sent or waiting) asks for it
         }
       }
       else resumeLive = true; // the answer on the quiet subscription is in: live frames from here

@@ -46,17 +46,28 @@ def raw_everywhere(page, n_series: int, min_points: int):
     return d if len(raw) == n_series and d["fullDrawAt"] and d["drawn"] != [] else None
 
 
-@pytest.mark.parametrize("fetched", [True, False], ids=["fetched-over-http", "fetch-failed"])
+@pytest.mark.parametrize("fetched", ["early", "late", "failed"])
 def test_a_big_view_draws_buckets_first_then_the_raw_window_then_live(page, stack, fetched):
-    if not fetched:
+    held = []
+    if fetched == "failed":
         page.route("**/snapshot?*", lambda route: route.abort())
+    elif fetched == "late":  # held until the socket is open
+        page.route("**/snapshot?*", lambda route: held.append(route))
     page.goto(stack.url)
+    if fetched == "late":
+        wait_for(lambda: held and page.evaluate(DEBUG)["socketOpen"], 30, "the socket open, the fetch held")
+        time.sleep(0.3)  # the relay would have answered a hello by now
+        held[0].continue_()
     d = wait_for(lambda: raw_everywhere(page, len(HOSTS) * len(METRICS), POINTS - 60), 90,
                  "every series raw and drawn")
     events = [what for _t, what in d["timeline"]["events"]]
     applied = [i for i, e in enumerate(events) if e == "snapshot applied"]
-    if fetched:  # the buckets came over HTTP before the socket opened; its hello asked for the raw window
+    if fetched == "early":  # the buckets came over HTTP before the socket opened; its hello asked for the raw window
         assert events.index("snapshot fetched") < applied[0] < events.index("socket open"), events
+        asked = events.index("raw window asked")
+        assert "buckets applied: raw window asked" not in events
+    elif fetched == "late":  # the socket waited for the fetch instead of asking for the same snapshot
+        assert events.index("socket open") < events.index("snapshot fetched") < applied[0], events
         asked = events.index("raw window asked")
         assert "buckets applied: raw window asked" not in events
     else:  # the socket's hello asked for the buckets, then the raw window
@@ -75,7 +86,7 @@ def test_a_big_view_draws_buckets_first_then_the_raw_window_then_live(page, stac
     sent = {stack.start + i * 1000 for i in range(POINTS + 10)}  # with the live samples the tests add
     assert len(xs) == len(set(xs)) and set(xs) <= sent and len(xs) >= POINTS - 60
     # and live frames follow: a new sample shows up
-    new_ts = stack.start + (POINTS + (1 if fetched else 2)) * 1000
+    new_ts = stack.start + (POINTS + {"early": 1, "late": 2, "failed": 3}[fetched]) * 1000
     stack.send(HOSTS[3], [(new_ts, {m: 1.0 for m in METRICS})])
     wait_for(lambda: new_ts in next(s["xs"] for s in page.evaluate(XS) if s["label"] == label), 20,
              "the live sample drawn")
