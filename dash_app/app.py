@@ -43,6 +43,7 @@ from .hub import Hub
 from .layout import build_layout, register_callbacks
 from .protocol import ClientMessageError, parse_subscription
 from .security import Authorize, Policy, SecurityMiddleware
+from .staticcache import StaticCache
 from .store import SeriesStore
 from .telemetry import CONTENT_TYPE, Telemetry
 from .wsdeflate import install as install_ws_compression
@@ -220,7 +221,7 @@ def create_app(
             Route(prefix + "metrics", metrics),
             Route(prefix + "snapshot", snapshot),
             WebSocketRoute(prefix + "ws", ws_endpoint),
-            Mount("", app=WSGIMiddleware(dash_app.server)),  # type: ignore[arg-type]
+            Mount("", app=StaticCache(WSGIMiddleware(dash_app.server), prefix)),  # type: ignore[arg-type]
         ],
         middleware=[
             Middleware(_Mounted, prefix=prefix, runtime=runtime),
