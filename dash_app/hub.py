@@ -460,8 +460,9 @@ class Hub:
         if frame is not None:  # the store has not changed since it was encoded
             self.snapshots_reused += 1
             return frame
-        # Late arrivals older than the window (replayed history, a producer's backlog) are not news.
-        self.store.prune(self._clock_ms())
+        # No prune here (the tick prunes every PRUNE_INTERVAL_S): the snapshot's cutoff already leaves
+        # out what is older than the window, late arrivals included, and a prune of every series was
+        # ~18 ms of each snapshot of 1,000 series — on the path of a page's first paint.
         series = self.store.snapshot(sub.keep, window_ms=sub.window * 1000 or None,
                                      now_ms=self._clock_ms(), res_ms=sub.res * 1000, res_over=sub.res_over)
         frame = self._snapshots[sub] = protocol.snapshot_frame(self.epoch, self.seq, series, self.status()).decode()
