@@ -16,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -150,6 +151,10 @@ def assert_served_through(proxy: Nginx, **ws_kwargs: Any) -> None:
         assert get(proxy.url + src, ws_kwargs.get("additional_headers"))[0] == 200, src
     assert get(public + "_dash-layout", ws_kwargs.get("additional_headers"))[0] == 200
     assert json.loads(get(public + "healthz", ws_kwargs.get("additional_headers"))[1])["kafka"]["topic"] == "t-nginx"
+    # the first snapshot a fresh page fetches over HTTP, through the same proxy
+    status, body = get(public + "snapshot?sub=" + urllib.parse.quote('{"window": 900, "res": 10}'),
+                       ws_kwargs.get("additional_headers"))
+    assert status == 200 and orjson.loads(body)["type"] == "snapshot", body[:200]
     # The upgrade goes through nginx; the snapshot and then the ticker's frames come back.
     frames = ws_frames(public.replace("http://", "ws://") + "ws", 2, origin=proxy.url, **ws_kwargs)
     assert [f["type"] for f in frames] == ["snapshot", "data"]
