@@ -118,6 +118,11 @@
     return s >= COARSE.minWindowS && s <= COARSE.maxWindowS;
   }
 
+  /** What a fresh page asks its first snapshot for: quiet, and buckets first for a big view. */
+  function firstSubscription() {
+    return Object.assign(quietSubscription(), coarseFirst() ? { res: COARSE.res, res_over: COARSE.res_over } : {});
+  }
+
   /*
    * The first snapshot over HTTP. The socket opens only once Dash has fetched and rendered its
    * layout (~0.4 s into a load), and the relay then needs ~0.1 s to build and deflate a snapshot. So
@@ -146,8 +151,7 @@
       }
       if (mine.then) mine.then(); // the socket opened meanwhile: its hello, now
     };
-    const sub = Object.assign(quietSubscription(), coarseFirst() ? { res: COARSE.res, res_over: COARSE.res_over } : {});
-    window.fetch(core().snapshotUrl(prefix, sub), { signal: mine.abort.signal, credentials: 'same-origin' })
+    window.fetch(core().snapshotUrl(prefix, firstSubscription()), { signal: mine.abort.signal, credentials: 'same-origin' })
       .then(function (r) { return r.ok ? r.text() : null; })
       .then(settle, function () { settle(null); }); // aborted, or no relay: the socket's hello asks
   }
@@ -186,8 +190,7 @@
     app.coarseAsked = !q.canResume() && coarseFirst();
     const text = q.canResume()
       ? message('resume', Object.assign({ epoch: q.epoch, seq: q.last }, quietSubscription()))
-      : message('ready', Object.assign(quietSubscription(),
-        app.coarseAsked ? { res: COARSE.res, res_over: COARSE.res_over } : {}));
+      : message('ready', firstSubscription());
     app.quiet = true;
     q.reset('hello'); // a data frame before the answer means the answer was lost: ask again at once
     return text;

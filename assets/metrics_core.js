@@ -462,20 +462,22 @@
     return Array.isArray(frame.series) && frame.series.some(function (e) { return e && e.res > 0; });
   }
 
-  /** ws(s)://<this page's host><Dash's requests_pathname_prefix>ws — never a hard-coded host. */
-  function wsUrl(loc, prefix) {
+  /** Dash's requests_pathname_prefix as a path with a leading and a trailing slash. */
+  function prefixPath(prefix) {
     let p = prefix || '/';
     if (p.charAt(0) !== '/') p = '/' + p;
     if (p.charAt(p.length - 1) !== '/') p += '/';
-    return (loc.protocol === 'https:' ? 'wss:' : 'ws:') + '//' + loc.host + p + 'ws';
+    return p;
+  }
+
+  /** ws(s)://<this page's host><Dash's requests_pathname_prefix>ws — never a hard-coded host. */
+  function wsUrl(loc, prefix) {
+    return (loc.protocol === 'https:' ? 'wss:' : 'ws:') + '//' + loc.host + prefixPath(prefix) + 'ws';
   }
 
   /** The relay's HTTP snapshot of `sub` (docs/protocol.md): same origin, under Dash's prefix. */
   function snapshotUrl(prefix, sub) {
-    let p = prefix || '/';
-    if (p.charAt(0) !== '/') p = '/' + p;
-    if (p.charAt(p.length - 1) !== '/') p += '/';
-    return p + 'snapshot?sub=' + encodeURIComponent(JSON.stringify(sub));
+    return prefixPath(prefix) + 'snapshot?sub=' + encodeURIComponent(JSON.stringify(sub));
   }
 
   /** Exponential backoff with full jitter below the cap; random is injectable for tests. */
