@@ -91,6 +91,14 @@ class _Client:
 _SEND_ERRORS = (WebSocketDisconnect, RuntimeError, OSError)  # the socket is closed (or closing)
 
 
+def _refused(client: _Client, exc: Exception) -> None:
+    """A write to the client's socket failed (called from the except clause): nothing more goes to it.
+    A closed socket is expected; anything else is logged with its traceback."""
+    client.broken = True
+    if not isinstance(exc, _SEND_ERRORS):
+        log.exception("sending a frame failed")
+
+
 @types.coroutine
 def _finish(coro: Coroutine[Any, Any, None], waiting_on: Any) -> Generator[Any, Any, None]:
     """Await the rest of ``coro``, a send that was started by hand and stopped at ``waiting_on`` (the
@@ -316,12 +324,8 @@ class Hub:
             waiting_on = coro.send(None)
         except StopIteration:
             return
-        except _SEND_ERRORS:
-            client.broken = True
-            return
-        except Exception:
-            client.broken = True
-            log.exception("sending a frame failed")
+        except Exception as exc:
+            _refused(client, exc)
             return
         client.busy = True
         client.drain = asyncio.get_running_loop().create_task(self._drain(client, _finish(coro, waiting_on)))
@@ -346,11 +350,8 @@ class Hub:
                 await send(frame)
                 client.busy = False
                 client.last_progress = self._clock()
-        except _SEND_ERRORS:
-            client.broken = True
-        except Exception:
-            client.broken = True
-            log.exception("sending a frame failed")
+        except Exception as exc:
+            _refused(client, exc)
         finally:
             client.busy = False
             if client.drain is asyncio.current_task():
